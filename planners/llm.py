@@ -65,7 +65,7 @@ class LLMPlanner:
             {"role": "system", "content": prompts.plan_system(registry)},
             {"role": "user", "content": prompts.plan_user(request, feedback)},
         ]
-        reply = self.llm.complete(messages, prompts.program_schema(registry), max_tokens=256)
+        reply = self.llm.complete(messages, prompts.program_schema(registry, len(request.clips)), max_tokens=256)
         try:
             return parse(reply.text)
         except ProgramError as exc:

@@ -94,12 +94,17 @@ def answer_user(request: Request, evidence: list[Evidence]) -> str:
     return text
 
 
-def program_schema(registry: Registry) -> dict[str, Any]:
-    """The JSON schema of a program over this registry: tool names as constants, each with its own arguments."""
+def program_schema(registry: Registry, clips: int = 2) -> dict[str, Any]:
+    """The JSON schema of a program over this registry: tool names as constants, each with its own arguments.
+
+    With one clip there is nothing to pick, so the ``audio`` argument is left out (fewer tokens to write).
+    """
     variants = []
     for t in registry:
         args = t.input_model.model_json_schema()
         args = {k: v for k, v in args.items() if k in {"type", "properties", "required", "additionalProperties", "$defs"}}
+        if clips == 1:
+            args["properties"] = {k: v for k, v in args.get("properties", {}).items() if k != "audio"}
         args["additionalProperties"] = False
         variants.append({
             "type": "object",

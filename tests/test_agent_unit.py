@@ -12,6 +12,7 @@ from copilot.answer import Request, match_option, split_options
 from copilot.audio import from_array
 from copilot.cache import ToolCache
 from copilot.errors import ToolError
+from copilot.planners import prompts
 from copilot.planners.base import Completion
 from copilot.planners.llm import LLMPlanner
 from copilot.program import Program, ProgramError, Step, parse, validate
@@ -226,3 +227,12 @@ def test_a_yes_no_question_is_held_to_yes_or_no(agent_with, clips):
     )
     answer = agent.ask(clips, "Is there a loud click?")
     assert answer.text == "Yes. The clip is loud." and answer.choice is None
+
+
+def test_with_one_clip_the_program_schema_has_no_clip_argument_to_fill():
+    def arguments(schema: dict) -> dict[str, set[str]]:
+        variants = schema["properties"]["steps"]["items"]["anyOf"]
+        return {v["properties"]["tool"]["const"]: set(v["properties"]["args"]["properties"]) for v in variants}
+
+    assert arguments(prompts.program_schema(REGISTRY, clips=1)) == {"peak": {"start", "end"}, "kind": set(), "broken": set()}
+    assert arguments(prompts.program_schema(REGISTRY, clips=2))["kind"] == {"audio"}
