@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import secrets
 import threading
 import time
+import urllib.request
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from copilot import models
+from copilot.config import Settings
 from copilot.errors import CopilotError
 from copilot.planners.base import Completion
 
@@ -25,14 +29,20 @@ class EmbeddedLLM:
 
     Each system prompt gets its own slot, whose KV cache is kept between calls, so the
     planner's long fixed prompt is read once per process even when answers come between.
+    The KV cache of each system prompt is also saved in the cache folder, so a new process
+    restores it instead of reading the prompt again.
     """
 
-    def __init__(self, model: str = DEFAULT_MODEL, n_ctx: int = 4096, threads: int | None = None):
+    def __init__(
+        self, model: str = DEFAULT_MODEL, n_ctx: int = 4096, threads: int | None = None, cache_dir: Path | None = None
+    ):
         import xllamacpp
 
         path = Path(model) if model.endswith(".gguf") else next(models.ensure(model).glob("*.gguf"))
         if not path.exists():
             raise CopilotError(f"LLM model file not found: {path}")
+        self._saved = (cache_dir or Settings.from_env().cache_dir) / "llm-slots"
+        self._saved.mkdir(parents=True, exist_ok=True)
         params = xllamacpp.CommonParams()
         params.model.path = str(path)
         params.n_ctx = n_ctx * SLOTS
@@ -40,7 +50,14 @@ class EmbeddedLLM:
         params.cache_prompt = True
         params.cpuparams.n_threads = params.cpuparams_batch.n_threads = threads or os.cpu_count() or 2
         params.verbosity = -1
+        # llama.cpp always listens on loopback; slot save/restore is only reachable there, so lock it with a key
+        params.hostnames = ["127.0.0.1"]
+        params.endpoint_slots = True
+        params.slot_save_path = f"{self._saved}{os.sep}"  # llama.cpp appends file names without a separator
+        self._key = secrets.token_hex(16)
+        params.api_keys = [self._key]
         self.name = path.stem
+        self._model_id = f"{path.name}:{path.stat().st_size}"
         self._server = xllamacpp.Server(params)
         self._lock = threading.Lock()
         self._slots: dict[str, int] = {}
@@ -55,8 +72,9 @@ class EmbeddedLLM:
         }
         started = time.perf_counter()
         with self._lock:
-            request["id_slot"] = self._slot(messages[0]["content"])
+            request["id_slot"] = slot = self._slot(messages[0]["content"])
             reply = self._server.handle_chat_completions(request)
+            self._keep(slot, messages[0]["content"])
         if "error" in reply or "choices" not in reply:
             raise CopilotError(f"the embedded LLM failed: {json.dumps(reply.get('error', reply))[:300]}")
         usage = reply.get("usage", {})
@@ -69,12 +87,37 @@ class EmbeddedLLM:
         )
 
     def _slot(self, system_prompt: str) -> int:
-        """The slot that last saw this system prompt, else the least recently used one."""
+        """The slot that last saw this system prompt, else the least recently used one, loaded from disk if saved."""
         slot = self._slots.pop(system_prompt, None)
         if slot is None:
             slot = len(self._slots) if len(self._slots) < SLOTS else self._slots.pop(next(iter(self._slots)))
+            saved = self._saved / self._file(system_prompt)
+            if saved.exists() and not self._slot_action(slot, "restore", system_prompt):
+                saved.unlink(missing_ok=True)  # damaged or from another llama.cpp: read the prompt and save it anew
         self._slots[system_prompt] = slot
         return slot
+
+    def _keep(self, slot: int, system_prompt: str) -> None:
+        """Save the slot's KV cache the first time this system prompt has been read."""
+        if not (self._saved / self._file(system_prompt)).exists():
+            self._slot_action(slot, "save", system_prompt)
+
+    def _file(self, system_prompt: str) -> str:
+        return hashlib.sha256(f"{self._model_id}\n{system_prompt}".encode()).hexdigest()[:32] + ".slot"
+
+    def _slot_action(self, slot: int, action: str, system_prompt: str) -> bool:
+        """Ask llama.cpp to save or restore a slot's KV cache; False when it could not."""
+        request = urllib.request.Request(
+            f"{self._server.listening_address}/slots/{slot}?action={action}",
+            data=json.dumps({"filename": self._file(system_prompt)}).encode(),
+            headers={"Authorization": f"Bearer {self._key}", "Content-Type": "application/json"},
+        )
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(request, timeout=60) as response:
+                return response.status == 200
+        except OSError:
+            return False
 
 
 @lru_cache(maxsize=64)
@@ -85,5 +128,8 @@ def _grammar_of(schema_json: str) -> str:
 
 
 def _grammar(schema: dict[str, Any]) -> str:
-    """The llguidance grammar that holds output to ``schema`` as compact JSON."""
-    return _grammar_of(json.dumps({**schema, "x-guidance": _COMPACT}, sort_keys=True))
+    """The llguidance grammar that holds output to ``schema`` as compact JSON.
+
+    Keys are written in the schema's order (never sorted): a program step names its tool before its arguments.
+    """
+    return _grammar_of(json.dumps({**schema, "x-guidance": _COMPACT}))

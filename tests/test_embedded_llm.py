@@ -1,0 +1,74 @@
+"""The embedded LLM (llama.cpp through xllamacpp, the small model): schema order, saved prompt caches, a locked listener."""
+
+from __future__ import annotations
+
+import gc
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from copilot.planners import prompts
+from copilot.planners.embedded import EmbeddedLLM
+from copilot.registry import default_registry
+
+MODEL = "qwen2.5-coder-0.5b"
+SCHEMA = {"type": "object", "properties": {"word": {"type": "string", "maxLength": 12}}, "required": ["word"]}
+MESSAGES = [
+    {"role": "system", "content": "You name one colour in JSON. " + "Colours are words such as red, green or blue. " * 30},
+    {"role": "user", "content": "Name a colour."},
+]
+
+
+def answer_from_a_fresh_server(cache_dir):
+    """A fresh llama.cpp server (as a new process would start) answering MESSAGES."""
+    llm = EmbeddedLLM(MODEL, cache_dir=cache_dir)
+    try:
+        return llm.complete(MESSAGES, SCHEMA, max_tokens=12)
+    finally:
+        del llm
+        gc.collect()
+
+
+def test_a_program_names_the_tool_before_its_arguments(tmp_path):
+    registry = default_registry()
+    llm = EmbeddedLLM(MODEL, cache_dir=tmp_path)
+    messages = [
+        {"role": "system", "content": prompts.plan_system(registry)},
+        {"role": "user", "content": "Clips: audio1 (4.0 s)\nQuestion: What does the speaker say?"},
+    ]
+    reply = json.loads(llm.complete(messages, prompts.program_schema(registry), max_tokens=128).text)
+    assert [list(step) for step in reply["steps"]] == [["id", "tool", "args"]] * len(reply["steps"])
+
+
+def test_the_system_prompt_is_read_once_and_restored_by_the_next_process(tmp_path):
+    first = answer_from_a_fresh_server(tmp_path)
+    assert first.cached_tokens == 0
+    assert len(list((tmp_path / "llm-slots").glob("*.slot"))) == 1
+
+    second = answer_from_a_fresh_server(tmp_path)
+    assert second.cached_tokens >= first.prompt_tokens - 20, second  # all but the reply's turn markers
+    assert json.loads(second.text) == json.loads(first.text)
+
+
+def test_a_damaged_saved_cache_is_read_again_and_replaced(tmp_path):
+    answer_from_a_fresh_server(tmp_path)
+    saved = next((tmp_path / "llm-slots").glob("*.slot"))
+    size = saved.stat().st_size
+    saved.write_bytes(saved.read_bytes()[:1000])
+
+    again = answer_from_a_fresh_server(tmp_path)
+    assert again.cached_tokens == 0
+    assert json.loads(again.text)["word"]
+    assert saved.stat().st_size == size
+
+
+def test_llama_cpp_listener_refuses_callers_without_the_key(tmp_path):
+    llm = EmbeddedLLM(MODEL, cache_dir=tmp_path)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    request = urllib.request.Request(f"{llm._server.listening_address}/slots/0?action=save", data=b'{"filename": "x.slot"}')
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        opener.open(request, timeout=10)
+    assert refused.value.code == 401
+    assert not list((tmp_path / "llm-slots").glob("*"))
