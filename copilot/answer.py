@@ -88,7 +88,9 @@ def normalise(text: str) -> str:
 
 
 def match_option(options: list[str], labels: list[str]) -> int | None:
-    """The index of the one option that a tool's label names outright (``female`` -> ``(b) Female``), else None."""
-    wanted = {normalise(label) for label in labels if label.strip()}
-    hits = [i for i, option in enumerate(options) if normalise(option) in wanted]
-    return hits[0] if len(hits) == 1 else None
+    """The index of the option that a tool's label names outright (``female`` -> ``(b) Female``), else None.
+
+    ``labels`` come likeliest first, so when several options are named the likeliest label's option wins.
+    """
+    positions = {normalise(option): i for i, option in reversed(list(enumerate(options)))}
+    return next((positions[n] for n in map(normalise, labels) if n in positions), None)

@@ -40,7 +40,8 @@ class ToolOutput(BaseModel):
         return self.model_dump_json(exclude_none=True)
 
     def labels(self) -> list[str]:
-        """Categorical values this output asserts (``female``, ``German``, ``Dog``), matched against answer options."""
+        """Categorical values this output asserts (``female``, ``German``, ``Dog``), likeliest first, matched against
+        answer options: an option a label names is the answer without asking the LLM."""
         return []
 
 

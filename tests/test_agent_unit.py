@@ -212,6 +212,7 @@ def test_options_are_read_from_the_question():
     assert request.options == ["Spinto soprano", "Heldentenor"] and request.letters == ["a", "b"]
     assert match_option(["Male", "Female"], ["female"]) == 1
     assert match_option(["dog", "cat"], ["Animal"]) is None
+    assert match_option(["dog", "cat"], ["Cat", "Dog"]) == 1  # the likeliest label decides
 
 
 def test_a_figure_no_tool_measured_brings_the_measured_facts_along(agent_with, clips):

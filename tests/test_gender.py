@@ -87,6 +87,7 @@ def test_pyannote_sample_is_two_women(pyannote_sample):
     out = run(audio, by_speaker=True)
     assert out.gender is None and [s.speaker for s in out.speakers] == ["S1", "S2"]
     assert all(s.gender == "female" and s.confidence > 0.9 and s.speech > 5 for s in out.speakers), out.facts()
+    assert out.labels() == ["female"]
     assert re.fullmatch(
         r"Gender by speaker: S1 female \(0\.\d\d, median F0 \d+ Hz, [\d.]+ s\), S2 female .*", out.facts()
     )
@@ -97,6 +98,7 @@ def test_a_man_and_a_woman_by_speaker_and_by_time_range(librivox, alsa):
     audio = joined([man, joined(alsa, pause=0.3)])
     out = run(audio, by_speaker=True)
     assert [(s.speaker, s.gender) for s in out.speakers] == [("S1", "male"), ("S2", "female")], out.facts()
+    assert out.labels() == []  # mixed speakers name no option: the LLM reads the facts
     assert run(audio, end=man.duration).gender == "male"
     assert run(audio, start=man.duration).gender == "female"
 

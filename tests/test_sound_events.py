@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from copilot.answer import match_option
 from copilot.audio import Audio, load
 from copilot.tools.sound_events import (
     IN_SCALE,
@@ -63,7 +64,17 @@ def test_labels_are_the_likely_sounds_with_each_synonym_apart():
         background=[Label(label="Cattle, bovinae", score=1.0), Label(label="Roaring cats (lions, tigers)", score=0.68)],
         events=[],
     )
-    assert out.labels() == ["Cattle", "bovinae", "Roaring cats (lions, tigers)"]
+    assert out.labels() == ["Cattle", "bovinae", "cow", "Roaring cats (lions, tigers)", "lion", "tiger"]
+
+
+def test_labels_name_the_animal_a_call_comes_from_likeliest_first():
+    out = SoundEventsOutput(
+        sounds=[Label(label="Dog", score=0.82), Label(label="Caterwaul", score=0.97), Label(label="Bleat", score=0.6)],
+        background=[],
+        events=[],
+    )
+    assert out.labels() == ["Caterwaul", "Cat", "Dog", "Bleat", "Goat", "Sheep"]
+    assert match_option(["dog", "cow", "cat"], out.labels()) == 2
 
 
 def test_extraction_restores_a_damaged_file(tmp_path: Path):

@@ -82,9 +82,10 @@ class GenderOutput(ToolOutput):
         return f"Gender: {self.gender} (confidence {self.confidence:.2f}, median F0 {self.median_f0_hz:.0f} Hz)"
 
     def labels(self) -> list[str]:
-        """The gender of the clip, or every speaker's (so one option matches only when they agree)."""
+        """The gender of the clip, or the speakers' when they all agree (mixed speakers name no option)."""
         found = [s.gender for s in self.speakers or [] if s.gender] if self.speakers is not None else [self.gender]
-        return [g for g in dict.fromkeys(found) if g]
+        agreed = {g for g in found if g}
+        return list(agreed) if len(agreed) == 1 else []
 
 
 def median_f0(speech: np.ndarray) -> float | None:

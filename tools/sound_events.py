@@ -37,6 +37,24 @@ SPEECH = frozenset(
     {"Speech", "Child speech, kid speaking", "Conversation", "Narration, monologue", "Babbling", "Speech synthesizer"}
 )
 MIN_SCORE = 0.1  # labels below this are noise, not evidence
+# From the AudioSet ontology: the animal class a vocalisation sits under ("Meow" is a child of "Cat").
+SOURCE = {
+    **dict.fromkeys(["Bark", "Yip", "Howl", "Bow-wow", "Growling", "Whimper (dog)"], ("Dog",)),
+    **dict.fromkeys(["Purr", "Meow", "Hiss", "Caterwaul"], ("Cat",)),
+    **dict.fromkeys(["Clip-clop", "Neigh, whinny"], ("Horse",)),
+    **dict.fromkeys(["Cluck", "Crowing, cock-a-doodle-doo"], ("Chicken, rooster",)),
+    **dict.fromkeys(["Chirp, tweet", "Squawk", "Bird vocalization, bird call, bird song"], ("Bird",)),
+    **dict.fromkeys(["Cricket", "Mosquito", "Fly, housefly", "Bee, wasp, etc."], ("Insect",)),
+    "Moo": ("Cattle, bovinae",), "Oink": ("Pig",), "Bleat": ("Goat", "Sheep"), "Gobble": ("Turkey",),
+    "Quack": ("Duck",), "Honk": ("Goose",), "Roar": ("Roaring cats (lions, tigers)",), "Coo": ("Pigeon, dove",),
+    "Caw": ("Crow",), "Hoot": ("Owl",), "Croak": ("Frog",), "Rattle": ("Snake",), "Mouse": ("Rodents, rats, mice",),
+}
+# Everyday names of classes whose AudioSet name is scientific or plural.
+COMMON_NAMES = {
+    "Cattle, bovinae": ("cow",), "Chicken, rooster": ("hen",), "Roaring cats (lions, tigers)": ("lion", "tiger"),
+    "Canidae, dogs, wolves": ("dog", "wolf"), "Rodents, rats, mice": ("rat", "mouse"), "Fly, housefly": ("fly",),
+    "Bee, wasp, etc.": ("bee", "wasp"), "Whale vocalization": ("whale",),
+}
 _lock = threading.Lock()
 
 
@@ -74,10 +92,13 @@ class SoundEventsOutput(ToolOutput):
         )
 
     def labels(self) -> list[str]:
-        """The names of the sounds likely present (score above 0.5), each AudioSet synonym on its own
-        ("Cattle, bovinae" gives Cattle and bovinae)."""
-        likely = dict.fromkeys(x.label for x in self.sounds + self.background if x.score > 0.5)
-        return [part for name in likely for part in re.split(r", (?![^(]*\))", name)]
+        """The names of the sounds likely present (score above 0.5), likeliest first: each AudioSet synonym
+        on its own ("Cattle, bovinae" gives Cattle and bovinae), then the class's everyday names (cow) and
+        the animal a vocalisation comes from (Meow gives Cat)."""
+        likely = sorted({x.label: x.score for x in self.sounds + self.background if x.score > 0.5}.items(), key=lambda x: -x[1])
+        names = [n for label, _ in likely for n in (label, *SOURCE.get(label, ()))]
+        expanded = [part for name in names for part in (*re.split(r", (?![^(]*\))", name), *COMMON_NAMES.get(name, ()))]
+        return list(dict.fromkeys(expanded))
 
 
 @cache
