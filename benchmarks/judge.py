@@ -72,12 +72,13 @@ class Judge:
         """The verdict on ``prediction`` to the wording ``question`` of ``item``, by the item's rubric."""
         if item.rubric == "jasco":
             m = item.metadata
-            user = prompts.JASCO_JUDGE_PROMPT.format(
+            user = prompts.JASCO_JUDGE_ITEM.format(
                 audio_sound=m["audio_sound"], spoken_text=m["spoken_text"], question=question,
                 audio_only_target=m["audio_only_answer"], speech_only_target=m["speech_only_answer"],
                 reference=item.reference, keywords=",".join(item.keywords), prediction=prediction,
             ) + prompts.JSON_REPLY
-            system, schema, max_tokens = prompts.JASCO_JUDGE_SYSTEM, JASCO_SCHEMA, 400
+            system = f"{prompts.JASCO_JUDGE_SYSTEM}\n\n{prompts.JASCO_JUDGE_RUBRIC}"
+            schema, max_tokens = JASCO_SCHEMA, 400
         else:
             user = prompts.GENERIC_JUDGE_PROMPT.format(question=question, reference=item.reference, prediction=prediction)
             system, schema, max_tokens = prompts.GENERIC_JUDGE_SYSTEM, GENERIC_SCHEMA, 200

@@ -27,7 +27,7 @@ JASCO_INSTRUCTIONS = [
 """The 8 instructions each JASCO clip is asked with (README of BenoitWang/What_Are_They_Doing, "Inference with ALLMs")."""
 
 JASCO_JUDGE_SYSTEM = "You are an NLP assistant"
-JASCO_JUDGE_PROMPT = """[Audio Sound]
+JASCO_JUDGE_ITEM = """[Audio Sound]
 {audio_sound}
 
 [Spoken Text]
@@ -50,8 +50,8 @@ JASCO_JUDGE_PROMPT = """[Audio Sound]
 
 [Model Prediction]
 {prediction}
-
-[Task1]
+"""
+JASCO_JUDGE_RUBRIC = """[Task1]
 I am using a model to predict what the speakers are possibly doing based on both the audio sound and the spoken text. I want you to help me rate a score for the model's prediction on the speaker's action given a list of information [Audio Sound, Spoken Text, Question, Reference Answer, Reference Answer Key Words, Model Prediction]
 Criteria: Assess if the model’s prediction of the speaker's action mirrors the speaker's action in the reference answer in terms of content, logic, and relevance. Also assess if the model's prediction contains the Reference Answer Key Words or similar meanings. Do not care about the verb tense or other useless details in the model's response, focus only on the parts that speaker's actions are mentionned and the keywords. Very important: if the response mentions only the audio sound and the spoken text but not create a prediction of the speaker's specific action, rate it direcly 0, an exemple prediction like this can be 'The audio clip contains the sound of [some sounds]. The speaker says [some spoken texts]''.
 Score0: The speaker's action predicted is completely misaligned, providing incorrect or irrelevant information compared to the speaker's action in the reference or the inference from audio sound and spoken text is not logical or based on only one modality (audio or speech), or the reponse is too general such as 'talking to someone' or 'having conversation'
@@ -73,8 +73,10 @@ Rating: (int)
 Explanation2: (Provide a concise explanation of your choice among Audio-Oriented/Speech-Oriented/Both/Neither, remember to focus on the texts you see and don't imagine too much. 'The provided audio sound is [BBB] and the provided spoken text is [CCC]. The detected audio sound in the model's reponse is [PPP]. The transcribed spoken text in the model's reponse is [QQQ]. The predicted speaker's action in the model's reponse is [YYY], I think ...')
 Orientation: Audio-Oriented/Speech-Oriented/Both/Neither
 """
-"""JASCO's judge prompt, verbatim from the README of BenoitWang/What_Are_They_Doing ("Evaluation"); evaluation/eval.py
-sends it with the system message above. Our judge adds `JSON_REPLY` below it, because its output is held to a schema."""
+"""JASCO's judge prompt, verbatim from the README of BenoitWang/What_Are_They_Doing ("Evaluation"), in its two
+parts: the item's fields, then the rubric. evaluation/eval.py sends both in one user message after the system
+message above; our judge sends the fixed rubric with the system message, so a local LLM reads it once and keeps it
+in its KV cache, and the fields in the user message, followed by `JSON_REPLY` (its output is held to a schema)."""
 
 JSON_REPLY = (
     "\nReply with one JSON object holding those fields as explanation1, rating, explanation2 and orientation, "

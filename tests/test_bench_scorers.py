@@ -112,16 +112,16 @@ def test_numbers_keywords_labels_and_refusals():
 
 
 class ScriptedLLM:
-    """Replies with fixed JSON texts in order; records the prompts."""
+    """Replies with fixed JSON texts in order; records the (system, user) prompts."""
 
     name = "scripted-judge"
 
     def __init__(self, *replies: dict | str):
         self.replies = [r if isinstance(r, str) else json.dumps(r) for r in replies]
-        self.prompts: list[str] = []
+        self.prompts: list[tuple[str, str]] = []
 
     def complete(self, messages, schema, max_tokens) -> Completion:
-        self.prompts.append(messages[-1]["content"])
+        self.prompts.append((messages[0]["content"], messages[-1]["content"]))
         return Completion(text=self.replies.pop(0))
 
 
@@ -149,9 +149,11 @@ def test_jasco_judge_counts_a_rating_only_when_both_modalities_are_used():
     assert speech.scores["judge"] == 0.0 and speech.scores["judge_rating"] == 2.0
     silent = score(item, Prediction(text="There is a fire."), JASCO_INSTRUCTIONS[0], judge)
     assert silent.scores["refusal"] == 1.0  # the judge saw a non-answer that no phrase caught
-    prompt = verdicts.prompts[0]
+    (system, prompt), (system_again, _) = verdicts.prompts[:2]
     assert "[Audio Sound]\nCrackling fire" in prompt and "[Reference Answer Key Words]\nroast" in prompt
-    assert f"[Question]\n{JASCO_INSTRUCTIONS[0]}" in prompt and "Orientation: Audio-Oriented/Speech-Oriented/Both/Neither" in prompt
+    assert f"[Question]\n{JASCO_INSTRUCTIONS[0]}" in prompt and "[Model Prediction]\nThey are roasting" in prompt
+    # the fixed rubric is the system message, the same for every answer (a local LLM keeps it cached)
+    assert "Orientation: Audio-Oriented/Speech-Oriented/Both/Neither" in system and system == system_again
 
 
 def test_a_judge_reply_out_of_the_rubric_is_an_error():
