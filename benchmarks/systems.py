@@ -39,11 +39,13 @@ class System(Protocol):
 class CopilotSystem:
     """The copilot agent: plans tool calls, runs them and answers, its evidence and timings kept."""
 
-    def __init__(self, planner: str = "embedded", llm: str = "embedded", name: str | None = None):
+    def __init__(self, planner: str = "embedded", llm: str = "embedded", name: str | None = None,
+                 cache: Path | None = None):
         from copilot.agent import Copilot
+        from copilot.cache import ToolCache
         from copilot.planners import load_planner
 
-        self.agent = Copilot(load_planner(planner, llm))
+        self.agent = Copilot(load_planner(planner, llm), cache=ToolCache(cache) if cache else None)
         self.name = name or (f"copilot[{planner}, {llm}]" if planner.startswith("fixed") else f"copilot[{planner}]")
 
     def answer(self, item: Item, question: str) -> Prediction:
