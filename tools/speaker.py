@@ -241,11 +241,11 @@ class VerificationOutput(ToolOutput):
     speech: tuple[float, float] = Field(description="seconds of speech found in the first and the second input")
 
     def facts(self) -> str:
-        verdict = "yes" if self.same_speaker else "no"
+        verdict = "yes, one person's voice" if self.same_speaker else "no, two different people"
+        relation = "reaches" if self.same_speaker else "is below"
         return (
-            f"Same speaker: {verdict} ({self.confidence} confidence; cosine {self.score:.2f} vs threshold "
-            f"{self.threshold:.2f}, margin {self.margin:+.2f}; "
-            f"{self.speech[0]:.1f} s and {self.speech[1]:.1f} s of speech)"
+            f"Same speaker: {verdict} ({self.confidence} confidence: voice similarity {self.score:.2f} {relation} "
+            f"the {self.threshold:.2f} needed for one person; {self.speech[0]:.1f} s and {self.speech[1]:.1f} s of speech)"
         )
 
 
