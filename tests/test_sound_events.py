@@ -18,6 +18,7 @@ from copilot.tools.sound_events import (
     Label,
     SoundEventsOutput,
     _extract,
+    _top,
     log_mel_patches,
     sound_events,
 )
@@ -150,3 +151,11 @@ def test_a_dog_under_speech_is_the_background(tmp_path: Path):
     assert "Speech" in names(out.sounds), out.facts()
     assert "Dog" in names(out.background[:3]), out.facts()
     assert not SPEECH & set(names(out.background))
+
+
+def test_broad_parent_classes_do_not_use_up_top_k():
+    names = ("Animal", "Cat", "Meow", "Domestic animals, pets", "Speech")
+    scores = np.array([0.99, 0.95, 0.91, 0.5, 0.2], np.float32)
+    assert [x.label for x in _top(scores, names, 1)] == ["Animal", "Cat"]
+    assert [x.label for x in _top(scores, names, 2)] == ["Animal", "Cat", "Meow"]
+    assert [x.label for x in _top(scores, names, 3)] == ["Animal", "Cat", "Meow", "Domestic animals, pets", "Speech"]

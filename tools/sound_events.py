@@ -37,6 +37,11 @@ SPEECH = frozenset(
     {"Speech", "Child speech, kid speaking", "Conversation", "Narration, monologue", "Babbling", "Speech synthesizer"}
 )
 MIN_SCORE = 0.1  # labels below this are noise, not evidence
+# AudioSet's broad parent classes: listed, but not counted in top_k, so "the one top sound" is never just "Animal".
+BROAD = frozenset({
+    "Animal", "Domestic animals, pets", "Livestock, farm animals, working animals", "Wild animals",
+    "Music", "Musical instrument", "Vehicle", "Motor vehicle (road)", "Natural sounds", "Domestic sounds, home sounds",
+})
 # From the AudioSet ontology: the animal class a vocalisation sits under ("Meow" is a child of "Cat").
 SOURCE = {
     **dict.fromkeys(["Bark", "Yip", "Howl", "Bow-wow", "Growling", "Whimper (dog)"], ("Dog",)),
@@ -192,9 +197,12 @@ def load_yamnet(path: None) -> Tagger:
 
 
 def _top(scores: np.ndarray, names: tuple[str, ...], k: int, skip: frozenset[str] = frozenset()) -> list[Label]:
-    """The ``k`` best-scoring classes not in ``skip``, down to `MIN_SCORE`."""
-    order = np.argsort(-scores, kind="stable")
-    picked = [i for i in order if names[i] not in skip and scores[i] >= MIN_SCORE][:k]
+    """The ``k`` best-scoring classes not in ``skip``, down to `MIN_SCORE`, with the `BROAD` ones scoring
+    above the last of them listed as well."""
+    order = [i for i in np.argsort(-scores, kind="stable") if names[i] not in skip and scores[i] >= MIN_SCORE]
+    specific = [i for i in order if names[i] not in BROAD][:k]
+    floor = scores[specific[-1]] if len(specific) == k else MIN_SCORE
+    picked = [i for i in order if i in specific or (names[i] in BROAD and scores[i] >= floor)]
     return [Label(label=names[i], score=round(float(scores[i]), 3)) for i in picked]
 
 
@@ -228,14 +236,14 @@ def _events(scores: np.ndarray, tagger: Tagger, labels: set[str], threshold: flo
     return sorted(events, key=lambda e: (e.start, -e.score))
 
 
-@tool(version="1")
+@tool(version="2")
 def sound_events(args: SoundEventsInput, clips: Clips) -> SoundEventsOutput:
     """Tag the sounds (animals, vehicles, music, weather, alarms, crowds, speech: 521 AudioSet classes) with times; `background` lists the sounds behind the speech.
 
     Tag the sounds in a clip with YAMNet, Google's AudioSet classifier of 521 classes: animals (dog, cat,
     birds, farm animals), vehicles, alarms and bells, music and instruments, water and weather (rain, wind,
     thunder), household and crowd sounds (applause, laughter), and speech itself. Returns `sounds`: the top_k
-    classes, best first; `background`: the top classes outside AudioSet's speech classes (Speech,
+    classes, best first (broad parents such as Animal or Music come along without counting); `background`: the top classes outside AudioSet's speech classes (Speech,
     Conversation, Narration, Speech synthesizer, ...): use it for "what sound is behind the speaker";
     `events`: when each listed class scores above `threshold`, in seconds. A score (0 to 1) is the model's
     confidence that the sound is present, each class on its own: several can be high at once, and a class
