@@ -69,13 +69,13 @@ def main() -> None:
     questions = sum(len(r) for r in answered)
     errors = sum(r.error is not None for results in answered for r in results)
     spent = sum(sum(tool_seconds(r).values()) for results in answered for r in results)
-    saved = sum(saved_seconds(results) for results in answered)
+    saved_per_clip = [saved_seconds(results) for results in answered]
     hits = sum(bool(e.get("cached")) for results in answered for r in results[1:] for e in r.evidence if "tool" in e)
     steps = sum("tool" in e for results in answered for r in results[1:] for e in r.evidence)
     print(f"{len(answered)} clips, {questions} questions, {args.workers} workers, {errors} errors")
     print(f"throughput: {questions / hours:.0f} questions per hour ({3600 * hours / questions:.1f} s per question)")
     print(f"tools ran {spent:.1f} s; the cache answered {hits} of {steps} steps of the clips' second questions, "
-          f"saving {saved:.1f} s of tool time ({statistics.mean([saved_seconds(r) for r in answered]):.2f} s per clip)")
+          f"saving {sum(saved_per_clip):.1f} s of tool time ({statistics.mean(saved_per_clip):.2f} s per clip)")
 
 
 if __name__ == "__main__":

@@ -61,6 +61,7 @@ class EmbeddedLLM:
         self._server = xllamacpp.Server(params)
         self._lock = threading.Lock()
         self._slots: dict[str, int] = {}
+        self._http = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never through a proxy
 
     def complete(self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int) -> Completion:
         request = {
@@ -112,9 +113,8 @@ class EmbeddedLLM:
             data=json.dumps({"filename": self._file(system_prompt)}).encode(),
             headers={"Authorization": f"Bearer {self._key}", "Content-Type": "application/json"},
         )
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         try:
-            with opener.open(request, timeout=60) as response:
+            with self._http.open(request, timeout=60) as response:
                 return response.status == 200
         except OSError:
             return False
