@@ -162,7 +162,7 @@ def panns_checkpoint(tmp_path_factory) -> Path:
 
 
 def test_panns_runs_the_sound_events_tool_without_downloading(panns_checkpoint, speech, monkeypatch, tmp_path):
-    from copilot.tools.sound_events import SoundEventsOutput, Tagger, sound_events
+    from copilot.tools.sound_events import UNCOUNTED, SoundEventsOutput, Tagger, sound_events
 
     monkeypatch.setenv("HOME", str(tmp_path))  # panns-inference's own import would fetch into ~/panns_data
     backends.select("tags", f"panns:{panns_checkpoint}")
@@ -171,8 +171,9 @@ def test_panns_runs_the_sound_events_tool_without_downloading(panns_checkpoint, 
     scores = tagger.scores(speech.samples)
     assert scores.shape == (1 + math.ceil((speech.duration - 2.0) / 1.0), 527)
     assert ((scores >= 0) & (scores <= 1)).all()
-    out = sound_events({"top_k": 3, "threshold": 0.2}, {"audio1": speech})
-    assert isinstance(out, SoundEventsOutput) and len(out.sounds) <= 3 and len(out.background) <= 3
+    out = sound_events({"top_k": 5, "threshold": 0.2}, {"audio1": speech})
+    assert isinstance(out, SoundEventsOutput)
+    assert all(len([x for x in listed if x.label not in UNCOUNTED]) <= 5 for listed in (out.sounds, out.background))
     assert "Speech" not in [x.label for x in out.background]
     assert inside(out.events, 0, speech.duration)
     ranged = sound_events({"start": 1.0, "end": 2.5, "threshold": 0.01}, {"audio1": speech})

@@ -10,6 +10,7 @@ import pytest
 
 from copilot.answer import match_option
 from copilot.audio import Audio, load
+from copilot.errors import ToolError
 from copilot.tools.sound_events import (
     IN_SCALE,
     IN_ZERO,
@@ -61,11 +62,19 @@ def test_a_tone_lands_in_the_mel_band_of_its_frequency():
 
 def test_labels_are_the_likely_sounds_with_each_synonym_apart():
     out = SoundEventsOutput(
-        sounds=[Label(label="Cattle, bovinae", score=1.0), Label(label="Sheep", score=0.5)],
+        sounds=[Label(label="Bird vocalization, bird call, bird song", score=1.0), Label(label="Sheep", score=0.32)],
         background=[Label(label="Cattle, bovinae", score=1.0), Label(label="Roaring cats (lions, tigers)", score=0.68)],
         events=[],
     )
-    assert out.labels() == ["Cattle", "bovinae", "cow", "Roaring cats (lions, tigers)", "lion", "tiger"]
+    birds = ["Bird vocalization", "bird call", "bird song", "Bird"]
+    assert out.labels() == [*birds, "cattle", "cow", "lion", "tiger", "Sheep"]
+
+
+def test_labels_leave_out_the_unlikely():
+    scored = [Label(label="Dog", score=0.91), Label(label="Pig", score=0.18)]
+    out = SoundEventsOutput(sounds=scored, background=[], events=[])
+    assert out.labels() == ["Dog"]
+    assert match_option(["pig", "cow"], out.labels()) is None
 
 
 def test_labels_name_the_animal_a_call_comes_from_likeliest_first():
@@ -76,6 +85,17 @@ def test_labels_name_the_animal_a_call_comes_from_likeliest_first():
     )
     assert out.labels() == ["Caterwaul", "Cat", "Dog", "Bleat", "Goat", "Sheep"]
     assert match_option(["dog", "cow", "cat"], out.labels()) == 2
+
+
+def test_only_its_call_tells_a_hen_from_a_rooster():
+    def labels(*scored: tuple[str, float]) -> list[str]:
+        return SoundEventsOutput(sounds=[Label(label=n, score=p) for n, p in scored], background=[], events=[]).labels()
+
+    hen = labels(("Fowl", 0.99), ("Chicken, rooster", 0.95), ("Cluck", 0.68), ("Crowing, cock-a-doodle-doo", 0.32))
+    assert match_option(["rooster", "hen", "crow"], hen) == 1
+    rooster = labels(("Chicken, rooster", 0.95), ("Crowing, cock-a-doodle-doo", 0.82))
+    assert match_option(["hen", "rooster"], rooster) == 1
+    assert match_option(["hen", "rooster"], labels(("Chicken, rooster", 0.95))) is None
 
 
 def test_extraction_restores_a_damaged_file(tmp_path: Path):
@@ -153,9 +173,14 @@ def test_a_dog_under_speech_is_the_background(tmp_path: Path):
     assert not SPEECH & set(names(out.background))
 
 
-def test_broad_parent_classes_do_not_use_up_top_k():
-    names = ("Animal", "Cat", "Meow", "Domestic animals, pets", "Speech")
-    scores = np.array([0.99, 0.95, 0.91, 0.5, 0.2], np.float32)
-    assert [x.label for x in _top(scores, names, 1)] == ["Animal", "Cat"]
-    assert [x.label for x in _top(scores, names, 2)] == ["Animal", "Cat", "Meow"]
-    assert [x.label for x in _top(scores, names, 3)] == ["Animal", "Cat", "Meow", "Domestic animals, pets", "Speech"]
+def test_broad_parent_classes_and_silence_do_not_use_up_top_k():
+    names = ("Animal", "Silence", "Cat", "Meow", "Domestic animals, pets", "Speech")
+    scores = np.array([0.99, 0.97, 0.95, 0.91, 0.5, 0.2], np.float32)
+    assert [x.label for x in _top(scores, names, 1)] == ["Animal", "Silence", "Cat"]
+    assert [x.label for x in _top(scores, names, 2)] == ["Animal", "Silence", "Cat", "Meow"]
+    assert [x.label for x in _top(scores, names, 3)] == list(names)
+
+
+def test_top_k_asks_for_five_or_more():
+    with pytest.raises(ToolError, match="top_k"):
+        sound_events({"top_k": 1}, {})

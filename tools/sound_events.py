@@ -37,9 +37,11 @@ SPEECH = frozenset(
     {"Speech", "Child speech, kid speaking", "Conversation", "Narration, monologue", "Babbling", "Speech synthesizer"}
 )
 MIN_SCORE = 0.1  # labels below this are noise, not evidence
-# AudioSet's broad parent classes: listed, but not counted in top_k, so "the one top sound" is never just "Animal".
-BROAD = frozenset({
-    "Animal", "Domestic animals, pets", "Livestock, farm animals, working animals", "Wild animals",
+LABEL_SCORE = 0.3  # a label this likely can name an answer option: the int8 model's steps are 0.32, 0.50, 0.68 ...
+# AudioSet's broad parent classes, and Silence: listed, but not counted in top_k, so "the one top sound" is never
+# just "Animal" or "Silence".
+UNCOUNTED = frozenset({
+    "Silence", "Animal", "Domestic animals, pets", "Livestock, farm animals, working animals", "Wild animals", "Fowl",
     "Music", "Musical instrument", "Vehicle", "Motor vehicle (road)", "Natural sounds", "Domestic sounds, home sounds",
 })
 # From the AudioSet ontology: the animal class a vocalisation sits under ("Meow" is a child of "Cat").
@@ -54,17 +56,19 @@ SOURCE = {
     "Quack": ("Duck",), "Honk": ("Goose",), "Roar": ("Roaring cats (lions, tigers)",), "Coo": ("Pigeon, dove",),
     "Caw": ("Crow",), "Hoot": ("Owl",), "Croak": ("Frog",), "Rattle": ("Snake",), "Mouse": ("Rodents, rats, mice",),
 }
-# Everyday names of classes whose AudioSet name is scientific or plural.
+# Everyday names, used instead of AudioSet's own where those are scientific, plural or mixed: "Chicken, rooster"
+# is any chicken, and only its calls tell a hen (Cluck) from a rooster (Crowing).
 COMMON_NAMES = {
-    "Cattle, bovinae": ("cow",), "Chicken, rooster": ("hen",), "Roaring cats (lions, tigers)": ("lion", "tiger"),
-    "Canidae, dogs, wolves": ("dog", "wolf"), "Rodents, rats, mice": ("rat", "mouse"), "Fly, housefly": ("fly",),
-    "Bee, wasp, etc.": ("bee", "wasp"), "Whale vocalization": ("whale",),
+    "Cattle, bovinae": ("cattle", "cow"), "Chicken, rooster": ("chicken",), "Cluck": ("cluck", "hen"),
+    "Crowing, cock-a-doodle-doo": ("crowing", "rooster"), "Roaring cats (lions, tigers)": ("lion", "tiger"),
+    "Canidae, dogs, wolves": ("dog", "wolf"), "Rodents, rats, mice": ("rodent", "rat", "mouse"),
+    "Fly, housefly": ("fly", "housefly"), "Bee, wasp, etc.": ("bee", "wasp"), "Whale vocalization": ("whale",),
 }
 _lock = threading.Lock()
 
 
 class SoundEventsInput(SpanInput):
-    top_k: int = Field(5, ge=1, le=50, description="how many labels to list in `sounds` and in `background`")
+    top_k: int = Field(5, ge=5, le=50, description="how many labels to list in `sounds` and `background`, 5 or more")
     threshold: float = Field(0.5, gt=0, lt=1, description="score above which a 0.96 s window counts as an event")
 
 
@@ -97,12 +101,13 @@ class SoundEventsOutput(ToolOutput):
         )
 
     def labels(self) -> list[str]:
-        """The names of the sounds likely present (score above 0.5), likeliest first: each AudioSet synonym
-        on its own ("Cattle, bovinae" gives Cattle and bovinae), then the class's everyday names (cow) and
-        the animal a vocalisation comes from (Meow gives Cat)."""
-        likely = sorted({x.label: x.score for x in self.sounds + self.background if x.score > 0.5}.items(), key=lambda x: -x[1])
+        """The names of the sounds that may be present (score above `LABEL_SCORE`), likeliest first: each AudioSet
+        synonym on its own ("Bird vocalization, bird call, bird song" gives three names), or the class's everyday
+        names (`COMMON_NAMES`), then the animal a vocalisation comes from (Meow gives Cat)."""
+        scores = {x.label: x.score for x in self.sounds + self.background if x.score > LABEL_SCORE}
+        likely = sorted(scores.items(), key=lambda x: -x[1])
         names = [n for label, _ in likely for n in (label, *SOURCE.get(label, ()))]
-        expanded = [part for name in names for part in (*re.split(r", (?![^(]*\))", name), *COMMON_NAMES.get(name, ()))]
+        expanded = [part for name in names for part in COMMON_NAMES.get(name, re.split(r", (?![^(]*\))", name))]
         return list(dict.fromkeys(expanded))
 
 
@@ -197,12 +202,12 @@ def load_yamnet(path: None) -> Tagger:
 
 
 def _top(scores: np.ndarray, names: tuple[str, ...], k: int, skip: frozenset[str] = frozenset()) -> list[Label]:
-    """The ``k`` best-scoring classes not in ``skip``, down to `MIN_SCORE`, with the `BROAD` ones scoring
+    """The ``k`` best-scoring classes not in ``skip``, down to `MIN_SCORE`, with the `UNCOUNTED` ones scoring
     above the last of them listed as well."""
     order = [i for i in np.argsort(-scores, kind="stable") if names[i] not in skip and scores[i] >= MIN_SCORE]
-    specific = [i for i in order if names[i] not in BROAD][:k]
+    specific = [i for i in order if names[i] not in UNCOUNTED][:k]
     floor = scores[specific[-1]] if len(specific) == k else MIN_SCORE
-    picked = [i for i in order if i in specific or (names[i] in BROAD and scores[i] >= floor)]
+    picked = [i for i in order if i in specific or (names[i] in UNCOUNTED and scores[i] >= floor)]
     return [Label(label=names[i], score=round(float(scores[i]), 3)) for i in picked]
 
 
@@ -236,15 +241,17 @@ def _events(scores: np.ndarray, tagger: Tagger, labels: set[str], threshold: flo
     return sorted(events, key=lambda e: (e.start, -e.score))
 
 
-@tool(version="2")
+@tool(version="3")
 def sound_events(args: SoundEventsInput, clips: Clips) -> SoundEventsOutput:
     """Tag the sounds (animals, vehicles, music, weather, alarms, crowds, speech: 521 AudioSet classes) with times; `background` lists the sounds behind the speech.
 
     Tag the sounds in a clip with YAMNet, Google's AudioSet classifier of 521 classes: animals (dog, cat,
     birds, farm animals), vehicles, alarms and bells, music and instruments, water and weather (rain, wind,
     thunder), household and crowd sounds (applause, laughter), and speech itself. Returns `sounds`: the top_k
-    classes, best first (broad parents such as Animal or Music come along without counting); `background`: the top classes outside AudioSet's speech classes (Speech,
-    Conversation, Narration, Speech synthesizer, ...): use it for "what sound is behind the speaker";
+    classes, best first (broad parents such as Animal or Music, and Silence, come along without counting; the
+    top class can be a near miss, so at least 5 are listed); `background`: the top classes outside AudioSet's
+    speech classes (Speech, Conversation, Narration, Speech synthesizer, ...): use it for "what sound is behind
+    the speaker";
     `events`: when each listed class scores above `threshold`, in seconds. A score (0 to 1) is the model's
     confidence that the sound is present, each class on its own: several can be high at once, and a class
     comes with its parents (Dog with Animal, Domestic animals). Above 0.5 means likely present; this int8
