@@ -163,7 +163,7 @@ class Copilot:
                 result = self._pool.submit(tool, args, clips).result(timeout=self.step_timeout)
                 self.cache.put(key, tool.name, result.model_dump(mode="json"))
             evidence.output = result.model_dump(mode="json")
-            evidence.facts, evidence.labels = result.facts(), result.labels()
+            evidence.facts, evidence.labels, evidence.attribute = result.facts(), result.labels(), result.attribute()
         except FutureTimeout:
             evidence.error = f"{step.tool} took longer than {self.step_timeout:.0f} s and was abandoned"
         except CopilotError as exc:

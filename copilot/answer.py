@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from copilot.program import Program
+from copilot.tool import Attribute
 
 _OPTION = re.compile(r"\(([a-z])\)\s*(.+?)(?=\s*\([a-z]\)\s|\s*\([a-z]\)$|$)", re.S)
 
@@ -45,6 +46,7 @@ class Evidence(BaseModel):
     output: dict[str, Any] | None = None
     facts: str = ""
     labels: list[str] = Field(default_factory=list)
+    attribute: Attribute | None = Field(None, exclude=True, description="the closed set the labels come from")
     error: str | None = None
     cached: bool = False
     seconds: float = 0.0

@@ -32,6 +32,13 @@ Clips = Mapping[str, Audio]
 """The clips of one question by name: ``audio1``, and ``audio2`` when a second clip is given."""
 
 
+class Attribute(BaseModel):
+    """A property whose value a tool's labels name from a closed set: ``gender`` is ``male`` or ``female``."""
+
+    name: str
+    values: list[str]
+
+
 class ToolOutput(BaseModel):
     """What a tool returns: JSON-serialisable, times in seconds, with a readable summary."""
 
@@ -43,6 +50,11 @@ class ToolOutput(BaseModel):
         """Categorical values this output asserts (``female``, ``German``, ``Dog``), likeliest first, matched against
         answer options: an option a label names is the answer without asking the LLM."""
         return []
+
+    def attribute(self) -> Attribute | None:
+        """The closed set the labels come from, if they do. A question whose options only go with one value
+        ("which singer shares the speaker's gender?") is then answered by asking which value each option goes with."""
+        return None
 
 
 class Segment(BaseModel):

@@ -21,7 +21,7 @@ from copilot.planners.base import Completion
 DEFAULT_MODEL = "qwen2.5-coder-1.5b"
 # one-line JSON: no token is spent on indentation, and separators keep the spaces the model expects
 _COMPACT = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
-SLOTS = 2  # one KV cache per distinct system prompt: the planner's and the answer step's
+SLOTS = 3  # one KV cache per distinct system prompt: the planner's, the answer step's, and one more (option links)
 
 
 class EmbeddedLLM:

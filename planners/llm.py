@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from copilot.answer import Evidence, Request, match_option
+from copilot.answer import Evidence, Request, match_option, normalise
 from copilot.program import Program, ProgramError, parse
 from copilot.registry import Registry
 from copilot.planners import prompts
@@ -21,6 +21,9 @@ def choose(request: Request, evidence: list[Evidence], llm: LLM) -> Draft:
         hit = match_option(request.options, [label for e in evidence for label in e.labels])
         if hit is not None:
             return Draft(text=f"({request.letters[hit]}) {request.options[hit]}", choice=hit, answered_by="label match")
+        linked = link_options(request, evidence, llm)
+        if linked is not None:
+            return linked
         messages = [
             {"role": "system", "content": prompts.CHOICE_RULES},
             {"role": "user", "content": prompts.answer_user(request, evidence)},
@@ -39,6 +42,30 @@ def choose(request: Request, evidence: list[Evidence], llm: LLM) -> Draft:
     ]
     text = json.loads(llm.complete(messages, prompts.ANSWER_SCHEMA, max_tokens=200).text)["answer"].strip()
     return Draft(text=ground_numbers(text, request, evidence))
+
+
+def link_options(request: Request, evidence: list[Evidence], llm: LLM) -> Draft | None:
+    """The one option that goes with the measured value of a closed-set attribute (Spätzle with German), if one does.
+
+    A small model recalls "Spätzle: German" far more reliably than it reasons from "German" to the right option.
+    """
+    measured = next(((e.attribute, e.labels[0]) for e in evidence if e.attribute and e.labels), None)
+    distinct = {normalise(option) for option in request.options}
+    if measured is None or len(distinct) < len(request.options) or distinct == {"yes", "no"}:
+        return None
+    attribute, value = measured
+    messages = [
+        {"role": "system", "content": prompts.LINK_RULES.format(name=attribute.name)},
+        {"role": "user", "content": prompts.link_user(request)},
+    ]
+    schema = prompts.link_schema(request, attribute)
+    links = json.loads(llm.complete(messages, schema, max_tokens=24 * len(request.options)).text)
+    matches = [i for i, option in enumerate(request.options) if normalise(links[option]) == normalise(value)]
+    if len(matches) != 1:
+        return None
+    i = matches[0]
+    reason = f"{request.options[i]} goes with the {attribute.name} {value}, which the tools measured."
+    return Draft(text=f"({request.letters[i]}) {request.options[i]}. {reason}", choice=i, answered_by="option links")
 
 
 def ground_numbers(text: str, request: Request, evidence: list[Evidence]) -> str:

@@ -16,6 +16,9 @@ from copilot.registry import default_registry
 from tests import corpora
 
 
+GERMAN = "Guten Morgen, wie geht es Ihnen heute? Ich hoffe, das Wetter bleibt schön."
+
+
 class Recording:
     """The real embedded LLM, with every prompt it was sent kept for inspection."""
 
@@ -64,10 +67,18 @@ def test_how_many_speakers(agent, pyannote_sample):
 
 
 def test_which_language(agent, tmp_path):
-    wav = corpora.speak("Guten Morgen, wie geht es Ihnen heute? Ich hoffe, das Wetter bleibt schön.", tmp_path / "de.wav", voice="de")
+    wav = corpora.speak(GERMAN, tmp_path / "de.wav", voice="de")
     answer = agent.ask(clip(wav), "Which language is spoken in this clip?")
     assert tools_run(answer) & {"language_id", "asr"}
     assert "german" in answer.text.lower(), answer.text
+
+
+def test_a_multi_hop_choice_links_each_option_to_the_measured_language(agent, tmp_path):
+    wav = corpora.speak(GERMAN, tmp_path / "de.wav", voice="de")
+    question = "Which dish comes from a country where the spoken language is the main language?"
+    answer = agent.ask(clip(wav), f"{question} (a) Tteokbokki (b) Tacos (c) Spätzle (d) Sushi")
+    assert tools_run(answer) & {"language_id", "asr"}
+    assert answer.choice == "(c) Spätzle" and answer.trace.answered_by == "option links", answer.text
 
 
 def test_what_is_said(agent):

@@ -17,7 +17,7 @@ from copilot.planners.base import Completion
 from copilot.planners.llm import LLMPlanner
 from copilot.program import Program, ProgramError, Step, parse, validate
 from copilot.registry import Registry
-from copilot.tool import SpanInput, ToolInput, ToolOutput, tool
+from copilot.tool import Attribute, SpanInput, ToolInput, ToolOutput, tool
 
 CALLS: list[str] = []
 
@@ -37,6 +37,9 @@ class Kind(ToolOutput):
 
     def labels(self) -> list[str]:
         return [self.kind]
+
+    def attribute(self) -> Attribute:
+        return Attribute(name="loudness", values=["loud", "quiet"])
 
 
 @tool()
@@ -185,6 +188,26 @@ def test_multiple_choice_is_held_to_the_options(agent_with, clips):
     )
     answer = agent.ask(clips, "Which describes it? (a) a loud click (b) silence (c) music")
     assert answer.choice == "(a) a loud click"
+
+
+def test_the_one_option_that_goes_with_the_measured_value_is_the_answer(agent_with, clips):
+    agent, llm = agent_with(
+        program({"id": "k", "tool": "kind", "args": {}}),
+        json.dumps({"a library": "quiet", "a rock concert": "loud", "a forest": "quiet"}),
+    )
+    answer = agent.ask(clips, "Where could it be? (a) a library (b) a rock concert (c) a forest")
+    assert answer.choice == "(b) a rock concert" and answer.trace.answered_by == "option links"
+    assert "goes with the loudness loud" in answer.text and llm.prompts[-1].startswith("Question: Where could it be?")
+
+
+def test_links_that_single_out_no_option_leave_the_choice_to_the_llm(agent_with, clips):
+    agent, _ = agent_with(
+        program({"id": "k", "tool": "kind", "args": {}}),
+        json.dumps({"a drum": "loud", "a trumpet": "loud"}),
+        json.dumps({"reasoning": "A click is a drum hit.", "answer": "a drum"}),
+    )
+    answer = agent.ask(clips, "Which instrument? (a) a drum (b) a trumpet")
+    assert answer.choice == "(a) a drum" and answer.trace.answered_by == "llm"
 
 
 def test_a_second_question_reuses_the_tool_cache(agent_with, clips):

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from copilot import backends, models
 from copilot.audio import SAMPLE_RATE, Audio
 from copilot.errors import ToolError
-from copilot.tool import Clips, Segment, SpanInput, ToolOutput, tool
+from copilot.tool import Attribute, Clips, Segment, SpanInput, ToolOutput, tool
 
 # The 99 languages of multilingual Whisper (base), with English names for the planner.
 LANGUAGES = {
@@ -106,6 +106,9 @@ class LanguageIdOutput(ToolOutput):
 
     def labels(self) -> list[str]:
         return [self.languages[0].name] if self.languages and self.languages[0].probability >= LOW_CONFIDENCE else []
+
+    def attribute(self) -> Attribute:
+        return Attribute(name="spoken language", values=sorted(set(LANGUAGES.values())))
 
 
 def load_faster_whisper(path: Path | None):

@@ -46,7 +46,7 @@ from pydantic import BaseModel, Field
 from copilot import backends
 from copilot.audio import SAMPLE_RATE, Audio
 from copilot.errors import ToolError
-from copilot.tool import Clips, SpanInput, ToolOutput, tool
+from copilot.tool import Attribute, Clips, SpanInput, ToolOutput, tool
 
 MIN_SPEECH = 0.5  # seconds of speech needed for any guess
 LABELS = ("neutral", "happy", "sad", "angry", "fear", "disgust")
@@ -112,6 +112,9 @@ class EmotionOutput(ToolOutput):
 
     def labels(self) -> list[str]:
         return [self.label]
+
+    def attribute(self) -> Attribute:
+        return Attribute(name="emotion", values=[s.label for s in self.scores])
 
 
 class EmotionModel(Protocol):

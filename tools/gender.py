@@ -26,14 +26,14 @@ The confidence is optimistic on such data: labels given with confidence 0.95 or 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from copilot.audio import SAMPLE_RATE, Audio
 from copilot.errors import ToolError
-from copilot.tool import Clips, SpanInput, ToolOutput, tool
+from copilot.tool import Attribute, Clips, SpanInput, ToolOutput, tool
 from copilot.tools.diarization import diarize
 from copilot.tools.speaker import speech_samples
 from copilot.tools.vad import speech_segments
@@ -86,6 +86,9 @@ class GenderOutput(ToolOutput):
         found = [s.gender for s in self.speakers or [] if s.gender] if self.speakers is not None else [self.gender]
         agreed = {g for g in found if g}
         return list(agreed) if len(agreed) == 1 else []
+
+    def attribute(self) -> Attribute:
+        return Attribute(name="gender", values=list(get_args(Gender)))
 
 
 def median_f0(speech: np.ndarray) -> float | None:
