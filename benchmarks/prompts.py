@@ -80,7 +80,8 @@ in its KV cache, and the fields in the user message, followed by `JSON_REPLY` (i
 
 JSON_REPLY = (
     "\nReply with one JSON object holding those fields as explanation1, rating, explanation2 and orientation, "
-    "and also refused: true if the model prediction declines to answer or says it cannot tell, else false."
+    "and also refused: true only if the model prediction gives no answer at all (it declines, or says it cannot "
+    "tell); a wrong, vague or partial answer is not a refusal (false)."
 )
 
 GENERIC_JUDGE_SYSTEM = "You grade answers to questions about audio recordings against a reference answer."
@@ -97,8 +98,8 @@ Rate the model prediction against the reference answer:
 Score0: wrong, irrelevant, or no answer at all.
 Score1: partly right: it agrees with the reference only in part, or is too vague to be fully right.
 Score2: right: it says what the reference says (different wording is fine).
-Reply with one JSON object: reason (one sentence), rating (0, 1 or 2), and refused: true if the model prediction
-declines to answer or says it cannot tell, else false."""
+Reply with one JSON object: reason (one sentence), rating (0, 1 or 2), and refused: true only if the model
+prediction gives no answer at all (it declines, or says it cannot tell); a wrong or vague answer is not a refusal."""
 """Our own rubric for open items of benchmarks that publish none (generic JSONL); 0/1/2 like JASCO's."""
 
 
