@@ -45,26 +45,30 @@ def choose(request: Request, evidence: list[Evidence], llm: LLM) -> Draft:
 
 
 def link_options(request: Request, evidence: list[Evidence], llm: LLM) -> Draft | None:
-    """The one option that goes with the measured value of a closed-set attribute (Spätzle with German), if one does.
+    """The option that goes with the likeliest measured value of a closed-set attribute (Spätzle with German), when
+    exactly one option goes with it.
 
     A small model recalls "Spätzle: German" far more reliably than it reasons from "German" to the right option.
     """
-    measured = next(((e.attribute, e.labels[0]) for e in evidence if e.attribute and e.labels), None)
+    measured = next(((e.attribute, e.labels) for e in evidence if e.attribute and e.labels), None)
     distinct = {normalise(option) for option in request.options}
     if measured is None or len(distinct) < len(request.options) or distinct == {"yes", "no"}:
         return None
-    attribute, value = measured
+    attribute, values = measured
     messages = [
         {"role": "system", "content": prompts.LINK_RULES.format(name=attribute.name)},
         {"role": "user", "content": prompts.link_user(request)},
     ]
     schema = prompts.link_schema(request, attribute)
     links = json.loads(llm.complete(messages, schema, max_tokens=24 * len(request.options)).text)
-    matches = [i for i, option in enumerate(request.options) if normalise(links[option]) == normalise(value)]
+    for value in values:
+        matches = [i for i, option in enumerate(request.options) if normalise(links[option]) == normalise(value)]
+        if matches:
+            break
     if len(matches) != 1:
         return None
     i = matches[0]
-    reason = f"{request.options[i]} goes with the {attribute.name} {value}, which the tools measured."
+    reason = f"{request.options[i]} goes with the {attribute.name} {value}; the tools measured {', '.join(values[:3])}."
     return Draft(text=f"({request.letters[i]}) {request.options[i]}. {reason}", choice=i, answered_by="option links")
 
 

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from copilot.agent import Copilot
-from copilot.answer import Request, match_option, split_options
+from copilot.answer import Evidence, Request, match_option, split_options
 from copilot.audio import from_array
 from copilot.cache import ToolCache
 from copilot.errors import ToolError
 from copilot.planners import prompts
 from copilot.planners.base import Completion
-from copilot.planners.llm import LLMPlanner
+from copilot.planners.llm import LLMPlanner, link_options
 from copilot.program import Program, ProgramError, Step, parse, validate
 from copilot.registry import Registry
 from copilot.tool import Attribute, SpanInput, ToolInput, ToolOutput, tool
@@ -208,6 +208,15 @@ def test_links_that_single_out_no_option_leave_the_choice_to_the_llm(agent_with,
     )
     answer = agent.ask(clips, "Which instrument? (a) a drum (b) a trumpet")
     assert answer.choice == "(a) a drum" and answer.trace.answered_by == "llm"
+
+
+def test_with_no_option_for_the_likeliest_value_the_next_likeliest_decides():
+    language = Attribute(name="spoken language", values=["English", "German", "Hindi"])
+    evidence = [Evidence(step="l", tool="language_id", labels=["English", "Hindi"], attribute=language)]
+    llm = ScriptedLLM(json.dumps({"Oktoberfest": "German", "Diwali": "Hindi"}))
+    request = Request(question="Which festival is celebrated there?", options=["Oktoberfest", "Diwali"])
+    draft = link_options(request, evidence, llm)
+    assert draft.choice == 1 and "goes with the spoken language Hindi" in draft.text
 
 
 def test_a_second_question_reuses_the_tool_cache(agent_with, clips):

@@ -41,6 +41,7 @@ _CODES = {name.lower(): code for code, name in LANGUAGES.items()}
 MAX_COMPRESSION_RATIO = 2.4
 MAX_TOKENS_PER_SECOND = 20
 LOW_CONFIDENCE = 0.5
+LABEL_PROBABILITY = 0.1  # language_id's labels go down to this: an unsure top language is still the best guess
 _lock = threading.Lock()
 
 
@@ -105,7 +106,7 @@ class LanguageIdOutput(ToolOutput):
         return text + (" - low confidence" if top.probability < LOW_CONFIDENCE else "")
 
     def labels(self) -> list[str]:
-        return [self.languages[0].name] if self.languages and self.languages[0].probability >= LOW_CONFIDENCE else []
+        return [s.name for s in self.languages if s.probability >= LABEL_PROBABILITY]
 
     def attribute(self) -> Attribute:
         return Attribute(name="spoken language", values=sorted(set(LANGUAGES.values())))
