@@ -269,3 +269,20 @@ def test_with_one_clip_the_program_schema_has_no_clip_argument_to_fill():
 
     assert arguments(prompts.program_schema(REGISTRY, clips=1)) == {"peak": {"start", "end"}, "kind": set(), "broken": set()}
     assert arguments(prompts.program_schema(REGISTRY, clips=2))["kind"] == {"audio"}
+
+
+@pytest.mark.parametrize(
+    ("question", "infers"),
+    [
+        ("What are the speakers possibly doing?", True),
+        ("Guess what activity the speakers are engaged in.", True),
+        ("Infer what specific scenario are the speakers in?", True),
+        ("What does the speaker say?", False),
+        ("How many people speak?", False),
+    ],
+)
+def test_only_a_question_that_asks_for_a_guess_is_told_to_infer(question, infers):
+    evidence = [Evidence(step="t", tool="asr", facts='Transcript: "Play dead!"')]
+    text = prompts.answer_user(Request(question=question), evidence)
+    assert (prompts.INFERENCE_HINT in text) is infers
+    assert prompts.INFERENCE_HINT not in prompts.ANSWER_RULES
