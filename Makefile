@@ -26,7 +26,7 @@ backends: $(VENV)/.backends
 $(VENV)/.backends: $(VENV)/.installed
 	$(PY) -m pip install -q -c constraints.txt -e '.[test,all-backends]'
 	$(PY) -m pip install -q -c constraints.txt --no-deps openai-whisper==20250625
-	$(PY) -c "import importlib.util as u, pathlib; [p.unlink() for p in (pathlib.Path(u.find_spec('torchaudio').origin).parent / 'lib').glob('*torchaudio.abi3.so')]"
+	$(PY) -c "import importlib.util as u, pathlib; [p.unlink() for p in (pathlib.Path(u.find_spec('torchaudio').origin).parent / 'lib').glob('_torchaudio*.so')]"
 	touch $@
 
 system-deps:
