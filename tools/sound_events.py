@@ -244,7 +244,7 @@ def _events(scores: np.ndarray, tagger: Tagger, labels: set[str], threshold: flo
     return sorted(events, key=lambda e: (e.start, -e.score))
 
 
-@tool(version="3")
+@tool(version="4")
 def sound_events(args: SoundEventsInput, clips: Clips) -> SoundEventsOutput:
     """Tag the sounds (animals, vehicles, music, weather, alarms, crowds, speech: 521 AudioSet classes) with times; `background` lists the sounds behind the speech.
 
