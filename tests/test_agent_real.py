@@ -81,6 +81,15 @@ def test_a_multi_hop_choice_links_each_option_to_the_measured_language(agent, tm
     assert answer.choice == "(c) Spätzle" and answer.trace.answered_by == "option links", answer.text
 
 
+def test_a_multi_hop_choice_links_each_option_to_the_animal_heard(agent, tmp_path):
+    meow = tmp_path / "cat.wav"
+    corpora.sox(corpora.gcompris_sound("explore_farm_animals.rcc", "cat.ogg"), "-r", "16000", "-c", "1", meow)
+    question = "Which item is most essential to care for the animal heard in the recording?"
+    answer = agent.ask(clip(meow), f"{question} (a) Birdcage (b) Litter box (c) Insect trap (d) Aquarium filter")
+    assert "sound_events" in tools_run(answer)
+    assert answer.choice == "(b) Litter box" and answer.trace.answered_by == "option links", answer.text
+
+
 def test_what_is_said(agent):
     wav, transcript = corpora.librivox()[1]  # "he was not an ill disposed young man"
     answer = agent.ask(clip(wav), "What does the speaker say?")

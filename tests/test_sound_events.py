@@ -184,3 +184,11 @@ def test_broad_parent_classes_and_silence_do_not_use_up_top_k():
 def test_top_k_asks_for_five_or_more():
     with pytest.raises(ToolError, match="top_k"):
         sound_events({"top_k": 1}, {})
+
+
+def test_an_animal_heard_is_an_attribute_that_options_can_link_to():
+    heard = [Label(label="Cat", score=0.99), Label(label="Meow", score=0.95)]
+    cat = SoundEventsOutput(sounds=heard, background=[], events=[])
+    rain = SoundEventsOutput(sounds=[Label(label="Rain", score=0.95)], background=[], events=[])
+    assert cat.attribute().name == "animal" and "cat" in cat.attribute().values
+    assert rain.attribute() is None

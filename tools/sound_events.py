@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from copilot import backends, models
 from copilot.audio import SAMPLE_RATE, Audio
 from copilot.files import atomic_write
-from copilot.tool import Clips, Segment, SpanInput, ToolOutput, tool
+from copilot.tool import Attribute, Clips, Segment, SpanInput, ToolOutput, tool
 
 # YAMNet's published front end (tensorflow/models, research/audioset/yamnet/params.py and features.py).
 WINDOW, HOP, FFT = 400, 160, 512  # 25 ms periodic Hann window, 10 ms hop, FFT of the next power of two
@@ -64,6 +64,12 @@ COMMON_NAMES = {
     "Canidae, dogs, wolves": ("dog", "wolf"), "Rodents, rats, mice": ("rodent", "rat", "mouse"),
     "Fly, housefly": ("fly", "housefly"), "Bee, wasp, etc.": ("bee", "wasp"), "Whale vocalization": ("whale",),
 }
+# The animals that `labels()` can name in everyday words: the closed set an "animal" attribute links options to.
+ANIMALS = (
+    "dog", "cat", "horse", "cow", "pig", "goat", "sheep", "chicken", "hen", "rooster", "duck", "goose", "turkey",
+    "bird", "crow", "owl", "pigeon", "frog", "snake", "insect", "cricket", "mosquito", "bee", "lion", "tiger", "whale",
+    "rat", "mouse",
+)
 _lock = threading.Lock()
 
 
@@ -109,6 +115,13 @@ class SoundEventsOutput(ToolOutput):
         names = [n for label, _ in likely for n in (label, *SOURCE.get(label, ()))]
         expanded = [part for name in names for part in COMMON_NAMES.get(name, re.split(r", (?![^(]*\))", name))]
         return list(dict.fromkeys(expanded))
+
+    def attribute(self) -> Attribute | None:
+        """The animal heard, when a label names one: "which item does this animal need?" links each option to an
+        animal (litter box: cat), and the option linked to the likeliest animal heard is the answer."""
+        if not any(label.lower() in ANIMALS for label in self.labels()):
+            return None
+        return Attribute(name="animal", values=list(ANIMALS))
 
 
 @cache
@@ -244,7 +257,7 @@ def _events(scores: np.ndarray, tagger: Tagger, labels: set[str], threshold: flo
     return sorted(events, key=lambda e: (e.start, -e.score))
 
 
-@tool(version="4")
+@tool(version="5")
 def sound_events(args: SoundEventsInput, clips: Clips) -> SoundEventsOutput:
     """Tag the sounds (animals, vehicles, music, weather, alarms, crowds, speech: 521 AudioSet classes) with times; `background` lists the sounds behind the speech.
 
