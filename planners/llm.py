@@ -54,7 +54,11 @@ def link_options(request: Request, evidence: list[Evidence], llm: LLM) -> Draft 
     distinct = {normalise(option) for option in request.options}
     if measured is None or len(distinct) < len(request.options) or distinct == {"yes", "no"}:
         return None
-    attribute, values = measured
+    attribute, labels = measured
+    known = {normalise(value) for value in attribute.values}
+    values = [label for label in labels if normalise(label) in known]  # not "Animal" or "Silence" beside "Cat"
+    if not values:
+        return None
     messages = [
         {"role": "system", "content": prompts.LINK_RULES.format(name=attribute.name)},
         {"role": "user", "content": prompts.link_user(request)},

@@ -286,3 +286,12 @@ def test_only_a_question_that_asks_for_a_guess_is_told_to_infer(question, infers
     text = prompts.answer_user(Request(question=question), evidence)
     assert (prompts.INFERENCE_HINT in text) is infers
     assert prompts.INFERENCE_HINT not in prompts.ANSWER_RULES
+
+
+def test_labels_outside_the_attribute_neither_link_nor_show_as_measured():
+    animal = Attribute(name="animal", values=["cat", "cow"])
+    evidence = [Evidence(step="e", tool="sound_events", labels=["Animal", "Silence", "Cat"], attribute=animal)]
+    llm = ScriptedLLM(json.dumps({"Litter box": "cat", "Milking machine": "cow"}))
+    request = Request(question="What does this animal need?", options=["Litter box", "Milking machine"])
+    draft = link_options(request, evidence, llm)
+    assert draft.choice == 0 and draft.text.endswith("the tools measured Cat.")
