@@ -103,7 +103,9 @@ that explains the sounds and the words together, and say which sounds and words 
 measurements."""
 """Added to the question, not the system prompt, so the rules stay one cached prompt and only these questions see it."""
 
-_INFERENCE = re.compile(r"\b(infer|guess|likely|possibly|probably|doing|activity|scenario|situation|going on|happening)\b", re.I)
+_INFERENCE = re.compile(
+    r"\b(infer|guess|likely|possibly|probably|doing|activity|scenario|situation|going on|happening)\b", re.I
+)
 
 
 def answer_user(request: Request, evidence: list[Evidence]) -> str:
