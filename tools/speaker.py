@@ -59,6 +59,10 @@ _load_lock, _threads_lock = threading.Lock(), threading.Lock()
 def _load_encoder():
     import torch
 
+    # torch and llama.cpp share libgomp. A second OpenMP worker pool (torch's) leaves libgomp with more threads than
+    # CPUs, so it stops spin-waiting at barriers, and the embedded LLM, which meets one after every operation, then
+    # generates about 1.5 times slower. This small LSTM runs as fast on one thread.
+    torch.set_num_threads(1)
     net = torch.nn.ModuleDict(
         {"lstm": torch.nn.LSTM(40, 256, 3, batch_first=True), "linear": torch.nn.Linear(256, 256)}
     )
