@@ -1,9 +1,10 @@
 """The program a planner writes: declarative steps of tool calls, validated before anything runs.
 
 A program is JSON, never code. Each step names a tool from the registry, gives its arguments,
-and may wait for earlier steps (``after``). An argument may also be a reference to an earlier
-step's output, written ``"$step_id.field.index..."`` (for example ``"$d.turns.1.start"``); a
-reference implies the dependency. Validation refuses unknown tools, bad arguments, dangling
+and may wait for earlier steps (``after``); a step without an id is named by its position
+(s1, s2, ...). An argument may also be a reference to an earlier step's output, written
+``"$step_id.field.index..."`` (for example ``"$d.turns.1.start"``); a reference implies the
+dependency. Validation refuses unknown tools, bad arguments, dangling
 references, cycles and oversized programs with messages a planner can act on.
 """
 
@@ -13,7 +14,7 @@ import re
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from copilot.errors import CopilotError
 from copilot.registry import Registry
@@ -44,6 +45,15 @@ class Program(BaseModel):
     """Steps of tool calls, run in dependency order (independent steps in parallel)."""
 
     steps: list[Step] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_steps(cls, data: Any) -> Any:
+        """A step without an id is named by its position (s1, s2, ...): a planner only names steps it refers to."""
+        if isinstance(data, dict) and isinstance(data.get("steps"), list):
+            steps = [{"id": f"s{n}", **s} if isinstance(s, dict) and "id" not in s else s for n, s in enumerate(data["steps"], 1)]
+            data = {**data, "steps": steps}
+        return data
 
 
 def parse(raw: str | dict[str, Any]) -> Program:

@@ -132,7 +132,7 @@ def test_garbage_json_is_a_program_error():
     with pytest.raises(ProgramError, match="Invalid JSON"):
         parse("{steps: [oops")
     with pytest.raises(ProgramError):
-        parse('{"steps": [{"tool": "peak"}]}')  # no id
+        parse('{"steps": [{"id": "p", "args": {}}]}')  # no tool
 
 
 def test_garbage_then_unknown_tool_then_a_good_program_is_repaired(agent_with, clips):
@@ -269,6 +269,14 @@ def test_with_one_clip_the_program_schema_has_no_clip_argument_to_fill():
 
     assert arguments(prompts.program_schema(REGISTRY, clips=1)) == {"peak": {"start", "end"}, "kind": set(), "broken": set()}
     assert arguments(prompts.program_schema(REGISTRY, clips=2))["kind"] == {"audio"}
+
+
+def test_the_planner_writes_no_step_ids_and_the_program_names_its_steps():
+    steps = prompts.program_schema(REGISTRY, clips=1)["properties"]["steps"]["items"]["anyOf"]
+    assert all("id" not in v["properties"] for v in steps)
+    program = parse('{"steps": [{"tool": "kind"}, {"tool": "peak", "args": {"start": 0.5}}, {"id": "k", "tool": "kind"}]}')
+    assert [(s.id, s.tool, s.args) for s in program.steps] == [("s1", "kind", {}), ("s2", "peak", {"start": 0.5}), ("k", "kind", {})]
+    assert validate(program, REGISTRY, ["audio1"]) is program
 
 
 @pytest.mark.parametrize(

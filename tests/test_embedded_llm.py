@@ -39,7 +39,7 @@ def test_a_program_names_the_tool_before_its_arguments(tmp_path):
         {"role": "user", "content": "Clips: audio1 (4.0 s)\nQuestion: What does the speaker say?"},
     ]
     reply = json.loads(llm.complete(messages, prompts.program_schema(registry), max_tokens=128).text)
-    assert [list(step) for step in reply["steps"]] == [["id", "tool", "args"]] * len(reply["steps"])
+    assert [list(step) for step in reply["steps"]] == [["tool", "args"]] * len(reply["steps"])
 
 
 def test_the_system_prompt_is_read_once_and_restored_by_the_next_process(tmp_path):
