@@ -129,7 +129,7 @@ def test_real_recordings_get_their_labels(rcc: str, member: str, expected: set[s
     assert expected <= set(scores), out.facts()
     assert min(scores[name] for name in expected) > 0.6, out.facts()
     assert not SPEECH & set(names(out.background))
-    assert out.facts().startswith("Sounds: ") and "background (non-speech): " in out.facts()
+    assert out.facts().startswith("Speech sounds: ") and "background (non-speech): " in out.facts()
 
 
 @pytest.mark.slow
@@ -171,6 +171,7 @@ def test_a_dog_under_speech_is_the_background(tmp_path: Path):
     assert "Speech" in names(out.sounds), out.facts()
     assert "Dog" in names(out.background[:3]), out.facts()
     assert not SPEECH & set(names(out.background))
+    assert out.facts().startswith("Speech sounds: Speech (") and out.facts().count("Dog (") == 1, out.facts()
 
 
 def test_broad_parent_classes_and_silence_do_not_use_up_top_k():

@@ -99,10 +99,13 @@ class SoundEventsOutput(ToolOutput):
         def listing(labels: list[Label]) -> str:
             return ", ".join(f"{x.label} ({x.score:.2f})" for x in labels) or "none"
 
+        # every non-speech label of `sounds` is also in `background`: list each label once, the answer step reads less
+        heard = {x.label for x in self.background}
+        speech = [x for x in self.sounds if x.label not in heard]
         events = ", ".join(f"{e.label} {e.start:.2f}-{e.end:.2f}" for e in self.events[:8])
         more = f" (+{len(self.events) - 8} more)" if len(self.events) > 8 else ""
         return (
-            f"Sounds: {listing(self.sounds)}; background (non-speech): {listing(self.background)}; "
+            f"Speech sounds: {listing(speech)}; background (non-speech): {listing(self.background)}; "
             f"events: {events or 'none'}{more}"
         )
 
