@@ -50,14 +50,12 @@ def link_options(request: Request, evidence: list[Evidence], llm: LLM) -> Draft 
 
     A small model recalls "Spätzle: German" far more reliably than it reasons from "German" to the right option.
     """
-    measured = next(((e.attribute, e.labels) for e in evidence if e.attribute and e.labels), None)
     distinct = {normalise(option) for option in request.options}
-    if measured is None or len(distinct) < len(request.options) or distinct == {"yes", "no"}:
+    if len(distinct) < len(request.options) or distinct == {"yes", "no"}:
         return None
-    attribute, labels = measured
-    known = {normalise(value) for value in attribute.values}
-    values = [label for label in labels if normalise(label) in known]  # not "Animal" or "Silence" beside "Cat"
-    if not values:
+    measured = ((e.attribute, _values(e)) for e in evidence if e.attribute)
+    attribute, values = next(((a, v) for a, v in measured if v), (None, []))
+    if attribute is None:
         return None
     messages = [
         {"role": "system", "content": prompts.LINK_RULES.format(name=attribute.name)},
@@ -74,6 +72,12 @@ def link_options(request: Request, evidence: list[Evidence], llm: LLM) -> Draft 
     i = matches[0]
     reason = f"{request.options[i]} goes with the {attribute.name} {value}; the tools measured {', '.join(values[:3])}."
     return Draft(text=f"({request.letters[i]}) {request.options[i]}. {reason}", choice=i, answered_by="option links")
+
+
+def _values(evidence: Evidence) -> list[str]:
+    """The evidence's labels that are values of its attribute, likeliest first: "Cat", not "Animal" or "Silence"."""
+    known = {normalise(value) for value in evidence.attribute.values}
+    return [label for label in evidence.labels if normalise(label) in known]
 
 
 def ground_numbers(text: str, request: Request, evidence: list[Evidence]) -> str:

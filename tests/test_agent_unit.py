@@ -303,3 +303,12 @@ def test_labels_outside_the_attribute_neither_link_nor_show_as_measured():
     request = Request(question="What does this animal need?", options=["Litter box", "Milking machine"])
     draft = link_options(request, evidence, llm)
     assert draft.choice == 0 and draft.text.endswith("the tools measured Cat.")
+
+
+def test_evidence_whose_labels_hold_none_of_its_values_leaves_the_link_to_the_next():
+    speech = Evidence(step="e", tool="sound_events", labels=["Speech"], attribute=Attribute(name="animal", values=["cat"]))
+    gender = Evidence(step="g", tool="gender", labels=["female"], attribute=Attribute(name="gender", values=["male", "female"]))
+    llm = ScriptedLLM(json.dumps({"Adele": "female", "Elvis Presley": "male"}))
+    request = Request(question="Which singer shares the speaker's gender?", options=["Adele", "Elvis Presley"])
+    draft = link_options(request, [speech, gender], llm)
+    assert draft.choice == 0 and "gender female" in draft.text

@@ -119,11 +119,9 @@ class SoundEventsOutput(ToolOutput):
         expanded = [part for name in names for part in COMMON_NAMES.get(name, re.split(r", (?![^(]*\))", name))]
         return list(dict.fromkeys(expanded))
 
-    def attribute(self) -> Attribute | None:
-        """The animal heard, when a label names one: "which item does this animal need?" links each option to an
-        animal (litter box: cat), and the option linked to the likeliest animal heard is the answer."""
-        if not any(label.lower() in ANIMALS for label in self.labels()):
-            return None
+    def attribute(self) -> Attribute:
+        """Animals: "which item does this animal need?" links each option to an animal (litter box: cat), and the
+        option linked to the likeliest animal heard is the answer."""
         return Attribute(name="animal", values=list(ANIMALS))
 
 
