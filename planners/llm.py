@@ -53,10 +53,10 @@ def link_options(request: Request, evidence: list[Evidence], llm: LLM) -> Draft 
     distinct = {normalise(option) for option in request.options}
     if len(distinct) < len(request.options) or distinct == {"yes", "no"}:
         return None
-    measured = ((e.attribute, _values(e)) for e in evidence if e.attribute)
-    attribute, values = next(((a, v) for a, v in measured if v), (None, []))
-    if attribute is None:
+    linkable = [(e.attribute, values) for e in evidence if e.attribute and (values := _values(e))]
+    if not linkable:
         return None
+    attribute, values = linkable[0]
     messages = [
         {"role": "system", "content": prompts.LINK_RULES.format(name=attribute.name)},
         {"role": "user", "content": prompts.link_user(request)},
