@@ -4,8 +4,8 @@ A program is JSON, never code. Each step names a tool from the registry, gives i
 and may wait for earlier steps (``after``); a step without an id is named by its position
 (s1, s2, ...). An argument may also be a reference to an earlier step's output, written
 ``"$step_id.field.index..."`` (for example ``"$d.turns.1.start"``); a reference implies the
-dependency. Validation refuses unknown tools, bad arguments, dangling
-references, cycles and oversized programs with messages a planner can act on.
+dependency. Validation refuses unknown tools, bad arguments, dangling references, cycles and
+oversized programs with messages a planner can act on.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ class Program(BaseModel):
     def _name_steps(cls, data: Any) -> Any:
         """A step without an id is named by its position (s1, s2, ...): a planner only names steps it refers to."""
         if isinstance(data, dict) and isinstance(data.get("steps"), list):
-            steps = [{"id": f"s{n}", **s} if isinstance(s, dict) and "id" not in s else s for n, s in enumerate(data["steps"], 1)]
-            data = {**data, "steps": steps}
+            steps = enumerate(data["steps"], 1)
+            data = {**data, "steps": [{"id": f"s{n}", **s} if isinstance(s, dict) and "id" not in s else s for n, s in steps]}
         return data
 
 
