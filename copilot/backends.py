@@ -281,6 +281,19 @@ def load(family: str) -> Any:
         return _loaded[choice]
 
 
+def import_torch() -> Any:
+    """torch, set to one thread: every loader of a torch model imports it this way.
+
+    torch and llama.cpp share libgomp. A second OpenMP worker pool (torch's) leaves libgomp with more threads than
+    CPUs, so it stops spin-waiting at barriers, and the embedded LLM, which meets one after every operation, then
+    generates about 1.5 times slower for the rest of the process. A tool's forward pass costs far less than that.
+    """
+    import torch
+
+    torch.set_num_threads(1)
+    return torch
+
+
 def import_library(module: str, choice: str) -> Any:
     """Import a backend's library, turning a broken installation into a one-line `CopilotError`."""
     try:

@@ -414,3 +414,22 @@ def test_transformers_runs_the_emotion_tool(emotion_model, speech):
     assert out.labels() == [out.label] and out.backend == "transformers:ser-random"
     ranged = emotion({"start": 1.0, "end": 2.0}, {"audio1": speech})
     assert len(ranged.scores) == 4
+
+
+def test_every_torch_backend_leaves_torch_on_one_thread(whisper_checkpoint, panns_checkpoint, pyannote_pipeline,
+                                                        ecapa_folder, emotion_model, monkeypatch, tmp_path):
+    """A torch thread pool beside llama.cpp's slows the embedded LLM down (see `backends.import_torch`)."""
+    import torch
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("SPEECH_COPILOT_CACHE", str(tmp_path))
+    monkeypatch.setattr(backends, "_loaded", {})  # load each afresh, whatever the tests before it loaded
+    for family, spec in [
+        ("asr", f"openai-whisper:{whisper_checkpoint}"), ("tags", f"panns:{panns_checkpoint}"),
+        ("diarization", f"pyannote:{pyannote_pipeline}"), ("speaker", f"speechbrain:{ecapa_folder}"),
+        ("emotion", f"transformers:{emotion_model}"),
+    ]:
+        torch.set_num_threads(2)
+        backends.select(family, spec)
+        backends.load(family)
+        assert torch.get_num_threads() == 1, spec

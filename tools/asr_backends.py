@@ -121,5 +121,6 @@ class OpenAIWhisper:
 
 def load_openai_whisper(path: Path) -> OpenAIWhisper:
     """The ``openai-whisper:PATH`` backend: a checkpoint in openai-whisper's format (``{"dims", "model_state_dict"}``)."""
+    backends.import_torch()
     whisper = backends.import_library("whisper", "openai-whisper")
     return OpenAIWhisper(whisper.load_model(str(path), device="cpu"))

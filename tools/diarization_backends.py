@@ -23,7 +23,7 @@ from copilot.tools.diarization import DiarizationOutput, SpeakerTime, Turn
 
 def load_pyannote(path: Path) -> Callable[[Audio], DiarizationOutput]:
     """The ``pyannote:PATH`` backend: ``Pipeline.from_pretrained(PATH)``, run on each clip's samples."""
-    import torch
+    torch = backends.import_torch()
 
     os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
     with warnings.catch_warnings():

@@ -34,7 +34,7 @@ def canonical(label: str) -> str:
 def load_transformers(path: Path) -> EmotionModel:
     """The ``transformers:PATH`` backend: an audio-classification model folder, run on the whole range
     (such models are trained on utterances with their pauses)."""
-    import torch
+    torch = backends.import_torch()
 
     transformers = backends.import_library("transformers", "transformers")
     transformers.utils.logging.disable_progress_bar()

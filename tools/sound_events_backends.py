@@ -61,7 +61,7 @@ def _labels(checkpoint: Path, classes: int) -> tuple[str, ...]:
 
 def load_panns(path: Path) -> Tagger:
     """The ``panns:PATH`` backend: a Cnn14 checkpoint as PANNs publishes it (``{"model": state_dict, ...}``)."""
-    import torch
+    torch = backends.import_torch()
 
     models = _models_module()
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)

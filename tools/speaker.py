@@ -52,17 +52,12 @@ TARGET_DBFS = -30.0  # Resemblyzer's loudness target: quieter speech is raised t
 THRESHOLD_SHORT, THRESHOLD_LONG = 0.725, 0.82  # same-speaker cosine thresholds, see the module docstring
 SHORT, LONG = 2.0, 4.0  # seconds of speech (harmonic mean of both sides) where each threshold applies
 CONFIDENT_MARGIN = 0.05  # a score this far from the threshold is rarely on the wrong side
-_load_lock, _threads_lock = threading.Lock(), threading.Lock()
+_load_lock = threading.Lock()
 
 
 @cache
 def _load_encoder():
-    import torch
-
-    # torch and llama.cpp share libgomp. A second OpenMP worker pool (torch's) leaves libgomp with more threads than
-    # CPUs, so it stops spin-waiting at barriers, and the embedded LLM, which meets one after every operation, then
-    # generates about 1.5 times slower. This small LSTM runs as fast on one thread.
-    torch.set_num_threads(1)
+    torch = backends.import_torch()
     net = torch.nn.ModuleDict(
         {"lstm": torch.nn.LSTM(40, 256, 3, batch_first=True), "linear": torch.nn.Linear(256, 256)}
     )
@@ -105,18 +100,11 @@ def _encode(mel: np.ndarray, starts: list[int], batch: int = 128) -> np.ndarray:
 
     net = _encoder()
     out = []
-    # One thread: the LSTM's small matrix products ran 10-25x slower on two threads of a busy 2-core
-    # machine. The setting is process-wide, so it is changed and restored under a lock.
-    with _threads_lock, torch.no_grad():
-        previous = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            for i in range(0, len(starts), batch):
-                windows = torch.from_numpy(np.stack([mel[s : s + PARTIAL_FRAMES] for s in starts[i : i + batch]]))
-                _, (hidden, _) = net["lstm"](windows)
-                out.append(torch.nn.functional.normalize(torch.relu(net["linear"](hidden[-1])), dim=1).numpy())
-        finally:
-            torch.set_num_threads(previous)
+    with torch.no_grad():
+        for i in range(0, len(starts), batch):
+            windows = torch.from_numpy(np.stack([mel[s : s + PARTIAL_FRAMES] for s in starts[i : i + batch]]))
+            _, (hidden, _) = net["lstm"](windows)
+            out.append(torch.nn.functional.normalize(torch.relu(net["linear"](hidden[-1])), dim=1).numpy())
     return np.concatenate(out)
 
 

@@ -24,7 +24,7 @@ THRESHOLD = 0.25  # speechbrain's SpeakerRecognition.verify_batch default
 
 def load_speechbrain(path: Path) -> SpeakerEncoder:
     """The ``speechbrain:PATH`` backend: PATH is the encoder folder or its ``hyperparams.yaml``."""
-    import torch
+    torch = backends.import_torch()
 
     speaker = backends.import_library("speechbrain.inference.speaker", "speechbrain")
     folder = path if path.is_dir() else path.parent
