@@ -16,7 +16,8 @@ EPILOG = """examples:
   copilot bench report sakura-copilot.jsonl sakura-cascade.jsonl --chart sakura.png
 
 systems: copilot (with --planner), cascade:asr, cascade:asr+tags, cascade:all (answered by --llm),
-openai-audio[:MODEL] (an audio LLM behind an OpenAI-compatible API: --base-url or OPENAI_BASE_URL, OPENAI_API_KEY)
+openai-audio[:MODEL] (an audio LLM behind an OpenAI-compatible API: --base-url or OPENAI_BASE_URL, OPENAI_API_KEY),
+oracle (--llm answering from the dataset's own account of the audio: how far perfect tools would take it)
 """
 
 
@@ -47,11 +48,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", type=Path, required=True, help="the benchmark's index file or folder")
     p.add_argument("--audio-dir", type=Path, help="where the audio files are, when not beside the index")
     p.add_argument("--system", default="copilot",
-                   help="copilot, cascade:asr, cascade:asr+tags, cascade:all or openai-audio[:MODEL] (default: copilot)")
+                   help="copilot, cascade:asr, cascade:asr+tags, cascade:all, openai-audio[:MODEL] or oracle "
+                        "(default: copilot)")
     p.add_argument("--planner", default="embedded",
                    help="the copilot's planner: embedded[:MODEL], openai[:MODEL] or fixed:TOOLS (default: embedded)")
     p.add_argument("--llm", default="embedded",
-                   help="the answering LLM of a fixed planner or cascade (default: embedded)")
+                   help="the answering LLM of a fixed planner, a cascade or oracle (default: embedded)")
     p.add_argument("--base-url", help="the OpenAI-compatible endpoint of openai-audio (default: OPENAI_BASE_URL)")
     p.add_argument("--name", help="the system's label in the results and the report")
     p.add_argument("--judge", default="embedded",

@@ -36,6 +36,9 @@ class Item(BaseModel):
     keywords: list[str] = Field(default_factory=list, description="reference keywords (JASCO)")
     rubric: Literal["jasco", "generic"] = Field("generic", description="the judge's rubric for an open item")
     variants: list[str] = Field(default_factory=list, description="the benchmark's own wordings of the question, if any")
+    perception: dict[str, str] = Field(
+        default_factory=dict, description="the dataset's own account of the audio, as facts per tool (for `oracle`)"
+    )
     metadata: dict[str, Any] = Field(default_factory=dict, description="everything else the dataset says about the item")
 
     def wordings(self) -> list[str]:

@@ -7,6 +7,8 @@ end-to-end audio LLM behind an OpenAI-compatible chat API, all answering `Item`s
     cascade:all             all tools + LLM     (fixed:all)
     openai-audio[:MODEL]    an audio LLM sent ``input_audio`` parts: GPT-4o audio, or Qwen2-Audio and other audio
                             models served by vLLM (``--base-url`` or OPENAI_BASE_URL, OPENAI_API_KEY, OPENAI_MODEL)
+    oracle                  the copilot's answer step given the dataset's own account of the audio (JASCO's spoken
+                            text and sound) in place of the tools' measurements: how far ``llm`` gets with perfect tools
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Protocol
 from copilot.benchmarks.items import Item, Prediction
 from copilot.benchmarks.prompts import audio_llm_prompt
 from copilot.errors import CopilotError
+from copilot.planners.base import LLM
 
 CASCADES = {"cascade:asr": "fixed:asr", "cascade:asr+tags": "fixed:asr+tags", "cascade:all": "fixed:all"}
 
@@ -96,6 +99,31 @@ class OpenAIAudioSystem:
         return Prediction(text=text, timings={"total": round(time.perf_counter() - started, 3)})
 
 
+class OracleSystem:
+    """The answer step with perfect perception: the item's reference facts stand in for the tools' measurements, so
+    its score is what the answering LLM reaches when every tool is right."""
+
+    def __init__(self, llm: str | LLM = "embedded", name: str | None = None):
+        from copilot.planners import load_llm
+
+        self.llm = load_llm(llm) if isinstance(llm, str) else llm
+        self.name = name or f"oracle[{llm if isinstance(llm, str) else llm.name}]"
+
+    def answer(self, item: Item, question: str) -> Prediction:
+        from copilot.answer import Evidence, Request
+        from copilot.planners.llm import choose
+
+        if not item.perception:
+            raise CopilotError(f"item {item.id} has no reference account of its audio to answer from (oracle needs "
+                               "one: JASCO items have it)")
+        evidence = [Evidence(step=f"s{i}", tool=tool, facts=facts) for i, (tool, facts) in enumerate(item.perception.items(), 1)]
+        request = Request(question=question, options=item.options, clips={f"audio{i}": 0.0 for i in range(1, len(item.audio) + 1)})
+        started = time.perf_counter()
+        draft = choose(request, evidence, self.llm)
+        return Prediction(text=draft.text, choice=draft.choice, evidence=[{"tool": e.tool, "facts": e.facts} for e in evidence],
+                          timings={"answer": round(time.perf_counter() - started, 3)})
+
+
 def wav_base64(path: Path) -> str:
     """The clip at ``path`` decoded to 16 kHz mono and encoded as a 16-bit PCM wav, in base64."""
     import soundfile as sf
@@ -119,4 +147,6 @@ def load_system(spec: str, planner: str = "embedded", llm: str = "embedded", bas
         system = OpenAIAudioSystem(model or None, base_url)
         system.name = name or system.name
         return system
-    raise CopilotError(f"unknown system {spec!r}: use copilot, {', '.join(CASCADES)} or openai-audio[:MODEL]")
+    if spec == "oracle":
+        return OracleSystem(llm, name)
+    raise CopilotError(f"unknown system {spec!r}: use copilot, {', '.join(CASCADES)}, openai-audio[:MODEL] or oracle")

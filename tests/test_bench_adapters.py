@@ -86,6 +86,7 @@ def test_jasco_dev_items_and_release_csv(tmp_path):
     (dev,) = load_items("jasco", tmp_path / "dev")
     assert (dev.kind, dev.rubric, dev.keywords, dev.reference) == ("open", "jasco", ["roast", "fire"], row["answer"])
     assert dev.wordings() == JASCO_INSTRUCTIONS and dev.metadata["spoken_text"] == "Try this marshmallow!"
+    assert dev.perception == {"asr": 'Transcript: "Try this marshmallow!"', "sound_events": "Background (non-speech): Crackling fire"}
     release = tmp_path / "What_Are_They_Doing/dataset/v0"
     tone(release / "18.wav")
     write_csv(release / "v0.csv", [{

@@ -20,9 +20,11 @@ import soundfile as sf
 
 from copilot.benchmarks.adapters import load_items
 from copilot.benchmarks.runner import read_results, run
-from copilot.benchmarks.systems import CopilotSystem, OpenAIAudioSystem
+from copilot.benchmarks.systems import CopilotSystem, OpenAIAudioSystem, OracleSystem
+from copilot.errors import CopilotError
 from tests import corpora
 from tests.test_bench_adapters import tone, write_jsonl
+from tests.test_bench_scorers import ScriptedLLM, jasco_item
 
 CLI = """
 import argparse, sys
@@ -187,3 +189,32 @@ def test_the_copilot_with_a_fixed_planner_answers_through_the_runner(tmp_path):
     assert result.error is None, result.error
     assert result.evidence[0]["tool"] == "duration" and result.evidence[0]["facts"].startswith("Duration: 2.000 s")
     assert result.score["abs_error"] == pytest.approx(0.0) and {"answer", "total", "wall"} <= set(result.timings)
+
+
+def test_the_oracle_answers_from_the_items_own_account_of_the_audio():
+    llm = ScriptedLLM({"answer": "They are likely roasting marshmallows."})
+    item = jasco_item().model_copy(update={"perception": {
+        "asr": 'Transcript: "Try this marshmallow!"', "sound_events": "Background (non-speech): Crackling fire"}})
+    prediction = OracleSystem(llm).answer(item, item.variants[0])
+    (_, user), = llm.prompts
+    assert '[asr] Transcript: "Try this marshmallow!"' in user and "[sound_events] Background (non-speech): Crackling fire" in user
+    assert prediction.text == "They are likely roasting marshmallows."
+    assert [e["tool"] for e in prediction.evidence] == ["asr", "sound_events"]
+    with pytest.raises(CopilotError, match="no reference account of its audio"):
+        OracleSystem(llm).answer(jasco_item(), "What are they doing?")
+
+
+@pytest.mark.slow
+def test_the_oracle_with_the_small_llm_answers_a_jasco_clip_from_its_reference(tmp_path):
+    tone(tmp_path / "audio/18.wav")
+    write_jsonl(tmp_path / "items.jsonl", [{
+        "id": "18", "audio": "audio/18.wav", "question": "What are the speakers possibly doing?",
+        "audio_sound": "Crackling fire", "spoken_text": "Try this marshmallow!", "audio_only_answer": "By a fire.",
+        "speech_only_answer": "Offering food.", "answer": "They are roasting marshmallows.", "keywords": "roast, marshmallow"}])
+    system = OracleSystem("embedded:qwen2.5-coder-0.5b")
+    run(load_items("jasco", tmp_path), system, tmp_path / "out.jsonl", benchmark="jasco")
+    (result,) = read_results(tmp_path / "out.jsonl")
+    assert result.error is None, result.error
+    assert result.system == "oracle[embedded:qwen2.5-coder-0.5b]"
+    assert result.evidence[0] == {"tool": "asr", "facts": 'Transcript: "Try this marshmallow!"'}
+    assert result.score["keyword_hit"] == 1.0  # the model repeats "marshmallow" from the transcript it was given
