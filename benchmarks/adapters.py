@@ -132,7 +132,8 @@ def _jasco_item(item_id: str, audio: Path, question: str, row: dict[str, str]) -
         id=item_id, audio=[audio], question=question, reference=row["answer"], kind="open",
         keywords=[k.strip() for k in row["keywords"].split(",") if k.strip()], rubric="jasco",
         variants=JASCO_INSTRUCTIONS,
-        perception={"asr": f'Transcript: "{row["spoken_text"]}"', "sound_events": f"Background (non-speech): {row['audio_sound']}"},
+        perception={"asr": f'Transcript: "{row["spoken_text"]}"',
+                    "sound_events": f"Background (non-speech): {row['audio_sound']}"},
         metadata={k: row[k] for k in ("audio_sound", "spoken_text", "audio_only_answer", "speech_only_answer")},
     )
 

@@ -116,11 +116,12 @@ class OracleSystem:
         if not item.perception:
             raise CopilotError(f"item {item.id} has no reference account of its audio to answer from (oracle needs "
                                "one: JASCO items have it)")
-        evidence = [Evidence(step=f"s{i}", tool=tool, facts=facts) for i, (tool, facts) in enumerate(item.perception.items(), 1)]
-        request = Request(question=question, options=item.options, clips={f"audio{i}": 0.0 for i in range(1, len(item.audio) + 1)})
+        facts = list(item.perception.items())
+        evidence = [Evidence(step=f"s{i}", tool=tool, facts=text) for i, (tool, text) in enumerate(facts, 1)]
+        clips = {f"audio{i}": 0.0 for i in range(1, len(item.audio) + 1)}
         started = time.perf_counter()
-        draft = choose(request, evidence, self.llm)
-        return Prediction(text=draft.text, choice=draft.choice, evidence=[{"tool": e.tool, "facts": e.facts} for e in evidence],
+        draft = choose(Request(question=question, options=item.options, clips=clips), evidence, self.llm)
+        return Prediction(text=draft.text, choice=draft.choice, evidence=[{"tool": t, "facts": f} for t, f in facts],
                           timings={"answer": round(time.perf_counter() - started, 3)})
 
 

@@ -197,7 +197,8 @@ def test_the_oracle_answers_from_the_items_own_account_of_the_audio():
         "asr": 'Transcript: "Try this marshmallow!"', "sound_events": "Background (non-speech): Crackling fire"}})
     prediction = OracleSystem(llm).answer(item, item.variants[0])
     (_, user), = llm.prompts
-    assert '[asr] Transcript: "Try this marshmallow!"' in user and "[sound_events] Background (non-speech): Crackling fire" in user
+    assert '[asr] Transcript: "Try this marshmallow!"' in user
+    assert "[sound_events] Background (non-speech): Crackling fire" in user
     assert prediction.text == "They are likely roasting marshmallows."
     assert [e["tool"] for e in prediction.evidence] == ["asr", "sound_events"]
     with pytest.raises(CopilotError, match="no reference account of its audio"):
@@ -210,7 +211,8 @@ def test_the_oracle_with_the_small_llm_answers_a_jasco_clip_from_its_reference(t
     write_jsonl(tmp_path / "items.jsonl", [{
         "id": "18", "audio": "audio/18.wav", "question": "What are the speakers possibly doing?",
         "audio_sound": "Crackling fire", "spoken_text": "Try this marshmallow!", "audio_only_answer": "By a fire.",
-        "speech_only_answer": "Offering food.", "answer": "They are roasting marshmallows.", "keywords": "roast, marshmallow"}])
+        "speech_only_answer": "Offering food.", "answer": "They are roasting marshmallows.",
+        "keywords": "roast, marshmallow"}])
     system = OracleSystem("embedded:qwen2.5-coder-0.5b")
     run(load_items("jasco", tmp_path), system, tmp_path / "out.jsonl", benchmark="jasco")
     (result,) = read_results(tmp_path / "out.jsonl")
