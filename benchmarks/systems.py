@@ -122,7 +122,7 @@ class OracleSystem:
         started = time.perf_counter()
         draft = choose(Request(question=question, options=item.options, clips=clips), evidence, self.llm)
         return Prediction(text=draft.text, choice=draft.choice, evidence=[{"tool": t, "facts": f} for t, f in facts],
-                          timings={"answer": round(time.perf_counter() - started, 3)})
+                          timings={"total": round(time.perf_counter() - started, 3)})
 
 
 def wav_base64(path: Path) -> str:

@@ -220,3 +220,4 @@ def test_the_oracle_with_the_small_llm_answers_a_jasco_clip_from_its_reference(t
     assert result.system == "oracle[embedded:qwen2.5-coder-0.5b]"
     assert result.evidence[0] == {"tool": "asr", "facts": 'Transcript: "Try this marshmallow!"'}
     assert result.score["keyword_hit"] == 1.0  # the model repeats "marshmallow" from the transcript it was given
+    assert result.timings["total"] > 0  # the report's seconds per answer
