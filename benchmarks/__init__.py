@@ -2,9 +2,10 @@
 
     items.py           Item (a question with its reference), Prediction, Result (one line of a results file)
     adapters.py        SAKURA, JASCO, MMAU and generic JSONL layouts -> items; dynamic_superb.py: Dynamic-SUPERB
-    systems.py         the copilot, the fixed cascades, and openai-audio (an end-to-end audio LLM)
+    systems.py         the copilot, the fixed cascades, openai-audio (an end-to-end audio LLM), and oracle
     scorers.py         option match, MMAU string match, macro-F1, WER/CER, MAE, keyword hits, refusals
     judge.py           the LLM judge with the benchmark's rubric (prompts.py holds the published texts)
-    runner.py          the resumable runner; report.py: markdown tables and the bar chart; cli.py: `copilot bench`
+    runner.py          the resumable runner and rescoring; report.py: markdown tables and the bar chart;
+                       cli.py: `copilot bench`
     tool_speed.py      per-tool load time, real-time factor and memory
 """

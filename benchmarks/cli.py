@@ -1,5 +1,6 @@
-"""The `copilot bench` commands: `run` a benchmark against a system into a resumable results file, and `report`
-results files as markdown tables and a bar chart. `add_commands` adds them to the `copilot` parser."""
+"""The `copilot bench` commands: `run` a benchmark against a system into a resumable results file, `rescore` a
+results file's predictions, and `report` results files as markdown tables and a bar chart. `add_commands` adds them
+to the `copilot` parser."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ EPILOG = """examples:
   copilot bench run jasco --data ../shared/data/jasco-dev --system openai-audio:qwen2-audio \\
       --base-url http://localhost:8000/v1 --variants 8 --out jasco-qwen2.jsonl
   copilot bench run mmau --data mmau-test-mini.json --audio-dir test-mini-audios --out mmau.jsonl
+  copilot bench rescore jasco --data ../shared/data/jasco-dev jasco-qwen2.jsonl --judge openai:llama-3.1-70b \
+      --out jasco-qwen2-70b.jsonl
   copilot bench report sakura-copilot.jsonl sakura-cascade.jsonl --chart sakura.png
 
 systems: copilot (with --planner), cascade:asr, cascade:asr+tags, cascade:all (answered by --llm),
@@ -29,7 +32,7 @@ def _positive(text: str) -> int:
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``bench run`` and ``bench report`` to the subcommands of a parser."""
+    """Add ``bench run``, ``bench rescore`` and ``bench report`` to the subcommands of a parser."""
     from copilot.benchmarks.adapters import ADAPTERS
 
     bench = subparsers.add_parser(
@@ -66,6 +69,23 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, help="the results file (JSONL), appended to and resumed from")
     p.set_defaults(func=_run)
 
+    p = actions.add_parser(
+        "rescore", help="score a results file's predictions again, with today's scorers or another judge",
+        description="Scores the predictions stored in RESULTS again, without asking the system again, and appends "
+        "the rescored results to --out (resumable; RESULTS is only read). Rule-based scores (option match, keyword "
+        "hits, WER, ...) are always recomputed. The judge rates only what it has not rated: a verdict by the same "
+        "judge is kept, and --judge none keeps every stored verdict.",
+    )
+    p.add_argument("benchmark", choices=list(ADAPTERS))
+    p.add_argument("results", type=Path, help="a results file of `copilot bench run`")
+    p.add_argument("--data", type=Path, required=True, help="the benchmark's index file or folder the results come from")
+    p.add_argument("--audio-dir", type=Path, help="where the audio files are, when not beside the index")
+    p.add_argument("--judge", default="embedded",
+                   help="the LLM rating open answers: embedded[:MODEL], openai[:MODEL] or none (default: embedded)")
+    p.add_argument("--workers", type=_positive, default=1, help="results scored at once (default: 1)")
+    p.add_argument("--out", type=Path, required=True, help="the rescored results file, appended to and resumed from")
+    p.set_defaults(func=_rescore)
+
     p = actions.add_parser("report", help="markdown tables of results files, systems side by side, and a bar chart")
     p.add_argument("results", type=Path, nargs="+", help="results files of `copilot bench run`")
     p.add_argument("--chart", type=Path, help="the bar chart PNG (default: the first results file with .png)")
@@ -84,6 +104,18 @@ def _run(args: argparse.Namespace) -> None:
     summary = run(items, system, args.out, benchmark=args.benchmark, judge=judge, variants=args.variants,
                   workers=args.workers, retry_errors=args.retry_errors)
     print(f"{args.out}: {summary.before} results kept, {summary.added} added ({summary.errors} errors); "
+          f"see: copilot bench report {args.out}", file=sys.stderr)
+
+
+def _rescore(args: argparse.Namespace) -> None:
+    from copilot.benchmarks.adapters import load_items
+    from copilot.benchmarks.judge import Judge
+    from copilot.benchmarks.runner import rescore
+
+    items = load_items(args.benchmark, args.data, args.audio_dir)
+    judge = None if args.judge == "none" else Judge(args.judge)
+    summary = rescore(items, args.results, args.out, judge=judge, workers=args.workers)
+    print(f"{args.out}: {summary.before} results kept, {summary.added} rescored ({summary.errors} errors); "
           f"see: copilot bench report {args.out}", file=sys.stderr)
 
 

@@ -18,6 +18,8 @@ Orientation = Literal["Audio-Oriented", "Speech-Oriented", "Both", "Neither"]
 """JASCO's Task 2: which modality the predicted action comes from."""
 ORIENTATIONS = list(get_args(Orientation))
 _TEXT = {"type": "string", "maxLength": 300}
+JUDGE_SCORES = ("judge", "judge_rating", "orientation")
+"""The score keys a `Verdict` writes into a result."""
 
 
 class Verdict(BaseModel):

@@ -4,22 +4,25 @@ result to a JSONL file the moment it completes.
 A run killed at any point and started again with the same arguments reads the file, redoes nothing that was
 written, and loses nothing: each line is written whole and flushed to disk (fsync) before the next, and a line
 torn by the kill is cut off. One item's failure is written as that item's result, with the error, and the run goes on.
+`rescore` scores a results file's predictions again into another file, the same way.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 from tqdm import tqdm
 
-from copilot.benchmarks.items import Item, Result, result_key
-from copilot.benchmarks.judge import Judge
+from copilot.benchmarks.items import Item, Prediction, Result, result_key
+from copilot.benchmarks.judge import JUDGE_SCORES, Judge
 from copilot.benchmarks.scorers import score
 from copilot.benchmarks.systems import System
 from copilot.errors import CopilotError
@@ -110,20 +113,79 @@ def run(
     hold results of this benchmark and system only.
     """
     existing = latest(read_results(out, repair=True))
-    foreign = {(r.benchmark, r.system) for r in existing.values()} - {(benchmark, system.name)}
-    if foreign:
-        other = ", ".join(f"{b} with {s}" for b, s in sorted(foreign))
-        raise CopilotError(f"{out} holds results of {other}; give another --out for {benchmark} with {system.name}")
+    _check_only(existing.values(), benchmark, system.name, out)
     done = {k for k, r in existing.items() if not (retry_errors and r.error)}
     units = [(item, v, q) for item in items for v, q in enumerate(item.wordings()[:variants])]
     todo = [u for u in units if result_key(u[0].id, u[1]) not in done]
+    jobs = [functools.partial(attempt, item, v, q, system, judge, benchmark) for item, v, q in todo]
+    errors = _append(jobs, out, f"{benchmark} {system.name}", len(units), workers)
+    return RunSummary(out=out, before=len(units) - len(todo), added=len(todo), errors=errors)
+
+
+def rescored(item: Item, result: Result, judge: Judge | None) -> Result:
+    """``result`` scored again by today's scorers, its prediction unchanged. A verdict ``judge`` gave already is
+    kept, as is any verdict when ``judge`` is None; a failed answer stays as it was."""
+    if result.error and not result.prediction:
+        return result
+    keep_verdict = result.judge is not None and (judge is None or judge.name == result.judge)
+    prediction = Prediction(text=result.prediction, choice=ord(result.choice[1]) - ord("a") if result.choice else None)
+    new = result.model_copy(deep=True, update={"error": None})
+    started = time.perf_counter()
+    try:
+        scored = score(item, prediction, result.question, None if keep_verdict else judge)
+    except Exception as exc:  # noqa: BLE001 - as in `attempt`: recorded, and the rescoring goes on
+        new.error = _describe(exc)
+        return new
+    if keep_verdict:
+        verdict = {k: v for k, v in result.score.items() if k in JUDGE_SCORES}
+        scored.scores.update(verdict, refusal=max(scored.scores["refusal"], result.score.get("refusal", 0.0)))
+    else:
+        new.judge = scored.judge
+        new.timings["scoring"] = round(time.perf_counter() - started, 3)
+    new.score = scored.scores
+    return new
+
+
+def rescore(items: list[Item], source: Path, out: Path, *, judge: Judge | None = None, workers: int = 1) -> RunSummary:
+    """Score the predictions in ``source`` again into ``out`` (see `rescored`) without asking the system again:
+    after a scorer changes, or to have another judge rate them. Resumable like `run`; ``source`` is only read."""
+    if out.resolve() == source.resolve():
+        raise CopilotError(f"give another --out: {source} is only read, never rewritten")
+    results = latest(read_results(source))
+    if not results:
+        raise CopilotError(f"{source} holds no results to score")
+    first = next(iter(results.values()))
+    _check_only(results.values(), first.benchmark, first.system, source)
+    by_id = {item.id: item for item in items}
+    unknown = sorted({r.id for r in results.values()} - by_id.keys())
+    if unknown:
+        raise CopilotError(f"{len(unknown)} results in {source} are of items the data lacks (e.g. id {unknown[0]!r}): "
+                           f"is --data the {first.benchmark} data they were run on?")
+    existing = latest(read_results(out, repair=True))
+    _check_only(existing.values(), first.benchmark, first.system, out)
+    todo = [r for k, r in results.items() if k not in existing]
+    jobs = [functools.partial(rescored, by_id[r.id], r, judge) for r in todo]
+    errors = _append(jobs, out, f"rescore {first.benchmark} {first.system}", len(results), workers)
+    return RunSummary(out=out, before=len(results) - len(todo), added=len(todo), errors=errors)
+
+
+def _check_only(results: Iterable[Result], benchmark: str, system: str, path: Path) -> None:
+    foreign = {(r.benchmark, r.system) for r in results} - {(benchmark, system)}
+    if foreign:
+        other = ", ".join(f"{b} with {s}" for b, s in sorted(foreign))
+        raise CopilotError(f"{path} holds results of {other}; give another --out for {benchmark} with {system}")
+
+
+def _append(jobs: list[Callable[[], Result]], out: Path, desc: str, total: int, workers: int) -> int:
+    """Run ``jobs`` on ``workers`` threads, appending each result to ``out`` as it completes, durably, under a
+    progress bar of ``total`` units (those not in ``jobs`` were done before); the number of errors."""
     out.parent.mkdir(parents=True, exist_ok=True)
     errors = 0
-    bar = tqdm(total=len(units), initial=len(units) - len(todo), desc=f"{benchmark} {system.name}", unit="q",
-               file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+    bar = tqdm(total=total, initial=total - len(jobs), desc=desc, unit="q", file=sys.stderr, dynamic_ncols=True,
+               smoothing=0.1)
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="bench")
     try:
-        futures = [pool.submit(attempt, item, v, q, system, judge, benchmark) for item, v, q in todo]
+        futures = [pool.submit(job) for job in jobs]
         with out.open("a", encoding="utf-8") as f:
             for future in as_completed(futures):
                 result = future.result()
@@ -136,4 +198,4 @@ def run(
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         bar.close()
-    return RunSummary(out=out, before=len(units) - len(todo), added=len(todo), errors=errors)
+    return errors

@@ -3,10 +3,12 @@ refusals, and `score`, which applies the ones an item's kind calls for (with the
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from typing import TYPE_CHECKING
 
+import snowballstemmer
 from pydantic import BaseModel, Field
 
 from copilot.benchmarks.items import Item, Prediction
@@ -125,10 +127,27 @@ def first_number(text: str) -> float | None:
     return float(match.group()) if match else None
 
 
+ARTICLES = {"a", "an", "the"}
+
+
+@functools.cache
+def _stemmer() -> snowballstemmer.stemmer:
+    return snowballstemmer.stemmer("english")
+
+
+def _stems(text: str) -> list[str]:
+    return _stemmer().stemWords([w for w in plain(text).split() if w not in ARTICLES])
+
+
 def keyword_hit(text: str, keywords: list[str]) -> bool:
-    """Whether the answer has a reference keyword at the start of a word ("roast" hits "roasting"): JASCO's cheap proxy."""
-    said = f" {plain(text)}"
-    return any(plain(k) and f" {plain(k)}" in said for k in keywords)
+    """Whether the answer says a reference keyword, its words in a row in any inflection ("fly a kite" hits
+    "flying kites", "plants" hits "a plant"): JASCO's cheap proxy, which like its judge ignores verb tense."""
+    said = _stems(text)
+    for keyword in keywords:
+        wanted = _stems(keyword)
+        if wanted and any(said[i : i + len(wanted)] == wanted for i in range(len(said) - len(wanted) + 1)):
+            return True
+    return False
 
 
 def refused(text: str) -> bool:

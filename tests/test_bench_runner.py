@@ -1,5 +1,5 @@
-"""The runner (append, resume, failures, torn lines, variants) and the report (tables, published figures, chart),
-with a scripted system; the real systems are in test_bench_systems.py."""
+"""The runner (append, resume, failures, torn lines, variants), rescoring, and the report (tables, published figures,
+chart), with a scripted system; the real systems are in test_bench_systems.py."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from copilot.benchmarks.items import Item, Prediction
 from copilot.benchmarks.judge import Judge
 from copilot.benchmarks.prompts import JASCO_INSTRUCTIONS
 from copilot.benchmarks.report import load, render
-from copilot.benchmarks.runner import read_results, run
+from copilot.benchmarks.runner import read_results, rescore, run
 from copilot.errors import CopilotError
 from tests.test_bench_adapters import optional
 from tests.test_bench_scorers import ScriptedLLM, jasco_item
@@ -143,3 +143,73 @@ def test_report_of_an_open_benchmark_shows_judge_keywords_and_orientation(tmp_pa
     assert "| all | 2.00 / 1.00 | 1.38 | 1.21 | 1.04 | 0.49 |" in text  # best-mean / mean: audio-oriented counts 0
     assert "| all | 100.0 / 50.0 |" in text  # keyword hits
     assert "| all | audio 50 · both 50 · speech 0 | audio 13 · both 56 · speech 31 |" in text
+
+
+def test_rescore_recomputes_rule_scores_and_judges_only_what_no_judge_rated(tmp_path):
+    items = [jasco_item().model_copy(update={"id": str(n)}) for n in range(2)]
+    answered = tmp_path / "jasco.jsonl"
+    run(items, Describer(), answered, benchmark="jasco", variants=2)
+    stale = [json.loads(line) for line in answered.read_text().splitlines()]
+    for line in stale:
+        line["score"]["keyword_hit"] = 0.0  # as an older, stricter scorer would have written it
+    answered.write_text("".join(json.dumps(line) + "\n" for line in stale))
+
+    both = {"explanation1": "x", "rating": 2, "explanation2": "y", "orientation": "Both", "refused": False}
+    judge_llm = ScriptedLLM(*[both] * 4)
+    judged = tmp_path / "judged.jsonl"
+    summary = rescore(items, answered, judged, judge=Judge(judge_llm))
+    assert (summary.before, summary.added, summary.errors) == (0, 4, 0) and len(judge_llm.prompts) == 4
+    by_key = {r.key: r for r in read_results(judged)}
+    roasting = by_key["0#v0"]
+    assert roasting.score == {"keyword_hit": 1.0, "judge": 2.0, "judge_rating": 2.0, "orientation": "Both", "refusal": 0.0}
+    assert (roasting.judge, roasting.prediction, roasting.system) == ("scripted-judge", "They are roasting marshmallows.", "describer")
+    assert by_key["0#v1"].score["keyword_hit"] == 0.0  # "A fire crackles." names no keyword
+    assert answered.read_text() == "".join(json.dumps(line) + "\n" for line in stale)  # the source is only read
+
+    other = ScriptedLLM('{"rating": 7}', *[both] * 3)
+    other.name = "another-judge"
+    again = tmp_path / "again.jsonl"
+    assert rescore(items, judged, again, judge=Judge(other)).errors == 1  # another judge rates everything again
+    failed = next(r for r in read_results(again) if r.error)
+    assert "another-judge replied with no valid verdict" in failed.error and failed.prediction  # the answer is kept
+    assert {r.judge for r in read_results(again) if not r.error} == {"another-judge"}
+    kept = rescore(items, judged, tmp_path / "kept.jsonl", judge=None)
+    scores = {r.key: r.score for r in read_results(judged)}
+    assert kept.errors == 0 and {r.key: r.score for r in read_results(tmp_path / "kept.jsonl")} == scores
+    assert rescore(items, judged, tmp_path / "kept.jsonl", judge=None).added == 0  # resumed: nothing redone
+
+
+def test_rescore_refuses_its_own_source_and_results_of_other_data(tmp_path):
+    out = tmp_path / "results.jsonl"
+    run(sakura_items(), ScriptedSystem(fail=("Animal/0#multi",)), out, benchmark="sakura")
+    with pytest.raises(CopilotError, match="only read, never rewritten"):
+        rescore(sakura_items(), out, out)
+    with pytest.raises(CopilotError, match="items the data lacks"):
+        rescore(sakura_items()[:2], out, tmp_path / "other.jsonl")
+    with pytest.raises(CopilotError, match="holds no results"):
+        rescore(sakura_items(), tmp_path / "missing.jsonl", tmp_path / "other.jsonl")
+    summary = rescore(sakura_items(), out, tmp_path / "rescored.jsonl")
+    assert (summary.added, summary.errors) == (8, 1)  # the failed answer is carried over as it was
+    rescored = {r.key: r for r in read_results(tmp_path / "rescored.jsonl")}
+    assert rescored["Animal/0#multi#v0"].error == next(r.error for r in read_results(out) if r.error)
+    assert rescored["Gender/0#single#v0"].score == {"correct": 1.0, "refusal": 0.0}
+
+
+def test_cli_rescore_reads_the_benchmark_data(tmp_path, capsys):
+    data = tmp_path / "jasco"
+    (data / "audio").mkdir(parents=True)
+    (data / "audio" / "0.wav").write_bytes(b"")
+    item = jasco_item()
+    row = {"id": "0", "audio": "audio/0.wav", "question": item.question, "audio_sound": "Crackling fire",
+           "spoken_text": "Try this marshmallow!", "audio_only_answer": "By a fire.", "speech_only_answer": "Food.",
+           "answer": item.reference, "keywords": "roast"}
+    (data / "items.jsonl").write_text(json.dumps(row) + "\n")
+    answered = tmp_path / "answered.jsonl"
+    run([item.model_copy(update={"id": "0"})], Describer(), answered, benchmark="jasco")
+    parser = argparse.ArgumentParser(prog="copilot")
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["bench", "rescore", "jasco", str(answered), "--data", str(data), "--judge", "none",
+                              "--out", str(tmp_path / "rescored.jsonl")])
+    args.func(args)
+    assert "0 results kept, 1 rescored (0 errors)" in capsys.readouterr().err
+    assert read_results(tmp_path / "rescored.jsonl")[0].score == {"keyword_hit": 1.0, "refusal": 0.0}

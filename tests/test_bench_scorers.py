@@ -101,7 +101,12 @@ def test_numbers_keywords_labels_and_refusals():
     assert first_number("no digits") is None
     assert keyword_hit("They are roasting marshmallows", ["roast"])
     assert keyword_hit("They are seeking shelter.", ["seek", "shelter"])
-    assert not keyword_hit("They are at a party", ["art"])  # a keyword must start a word
+    assert not keyword_hit("They are at a party", ["art"])  # whole words only
+    assert not keyword_hit("They are a team", ["tea"])
+    assert keyword_hit("They are flying kites on the beach.", ["fly a kite"])
+    assert keyword_hit("They are pulling over for the ambulance", ["pull over"])
+    assert keyword_hit("They water a plant.", ["plants"])
+    assert not keyword_hit("They pull the cart over", ["pull over"])  # a phrase's words in a row
     assert match_label("The emotion is happy.", ["happy", "sad", "unhappy"]) == "happy"
     assert match_label("unhappy", ["happy", "sad", "unhappy"]) == "unhappy"
     assert match_label("happy or sad", ["happy", "sad"]) == ""
