@@ -194,10 +194,17 @@ def _systems_table(systems: dict[str, list[Result]], variants: dict[str, int]) -
     body = []
     for name, rs in systems.items():
         seconds = [r.timings["total"] for r in rs if "total" in r.timings and not r.error]
-        judges = sorted({r.judge for r in rs if r.judge})
         body.append([name, str(len({r.id for r in rs})), str(variants[name]), str(sum(r.error is not None for r in rs)),
-                     f"{mean(seconds):.1f}" if seconds else "–", ", ".join(judges) or "–"])
+                     f"{mean(seconds):.1f}" if seconds else "–", _judges(rs)])
     return _table(["system", "items", "prompt variants", "errors", "s / answer", "judge"], body)
+
+
+def _judges(results: list[Result]) -> str:
+    """Who judged the open answers, and how many of them when not all were (a judge score covers only those)."""
+    answers = [r for r in results if r.kind == "open" and not r.error]
+    judged = [r for r in answers if r.judge]
+    names = ", ".join(sorted({r.judge for r in judged if r.judge})) or "–"
+    return names if len(judged) in (0, len(answers)) else f"{names} ({len(judged)} of {len(answers)} answers)"
 
 
 def _side_by_side(title: str, published: dict[str, dict[str, float | str]], labels: list[str],

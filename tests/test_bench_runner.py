@@ -179,6 +179,16 @@ def test_rescore_recomputes_rule_scores_and_judges_only_what_no_judge_rated(tmp_
     assert rescore(items, judged, tmp_path / "kept.jsonl", judge=None).added == 0  # resumed: nothing redone
 
 
+def test_report_says_when_a_judge_rated_only_some_answers(tmp_path):
+    items = [jasco_item().model_copy(update={"id": str(n)}) for n in range(2)]
+    both = {"explanation1": "x", "rating": 2, "explanation2": "y", "orientation": "Both", "refused": False}
+    out = tmp_path / "jasco.jsonl"
+    run(items, Describer(), out, benchmark="jasco", judge=Judge(ScriptedLLM(both, both)))
+    assert "| describer | 2 | 1 | 0 | 1.0 | scripted-judge |" in render(load([out]))
+    run(items, Describer(), out, benchmark="jasco", variants=2)  # the second wording resumed with no judge
+    assert "| describer | 2 | 2 | 0 | 1.0 | scripted-judge (2 of 4 answers) |" in render(load([out]))
+
+
 def test_rescore_refuses_its_own_source_and_results_of_other_data(tmp_path):
     out = tmp_path / "results.jsonl"
     run(sakura_items(), ScriptedSystem(fail=("Animal/0#multi",)), out, benchmark="sakura")
