@@ -203,7 +203,7 @@ def _judges(results: list[Result]) -> str:
     """Who judged the open answers, and how many of them when not all were (a judge score covers only those)."""
     answers = [r for r in results if r.kind == "open" and not r.error]
     judged = [r for r in answers if r.judge]
-    names = ", ".join(sorted({r.judge for r in judged if r.judge})) or "–"
+    names = ", ".join(sorted({str(r.judge) for r in judged})) or "–"
     return names if len(judged) in (0, len(answers)) else f"{names} ({len(judged)} of {len(answers)} answers)"
 
 
