@@ -201,10 +201,22 @@ def _systems_table(systems: dict[str, list[Result]], variants: dict[str, int]) -
 
 def _judges(results: list[Result]) -> str:
     """Who judged the open answers, and how many of them when not all were (a judge score covers only those)."""
+    names = ", ".join(sorted({str(r.judge) for r in results if r.judge})) or "–"
+    share = _judged_share(results)
+    return f"{names} ({share} answers)" if share else names
+
+
+def _judged_share(results: list[Result]) -> str | None:
+    """How many open answers a judge rated, "N of M", when it rated some but not all; else None."""
     answers = [r for r in results if r.kind == "open" and not r.error]
-    judged = [r for r in answers if r.judge]
-    names = ", ".join(sorted({str(r.judge) for r in judged})) or "–"
-    return names if len(judged) in (0, len(answers)) else f"{names} ({len(judged)} of {len(answers)} answers)"
+    judged = sum(1 for r in answers if r.judge)
+    return f"{judged} of {len(answers)}" if 0 < judged < len(answers) else None
+
+
+def series_label(system: str, metric: Metric, results: list[Result]) -> str:
+    """A system's name in the chart's legend, with the share of answers judged when a judge score covers only some."""
+    share = _judged_share(results) if metric.key == "judge" else None
+    return f"{system} ({share} judged)" if share else system
 
 
 def _side_by_side(title: str, published: dict[str, dict[str, float | str]], labels: list[str],
@@ -244,7 +256,8 @@ def chart(by_bench: dict[str, dict[str, list[Result]]], path: Path) -> Path:
         series = {s: dict(rows(rs)) for s, rs in systems.items()}
         published = PUBLISHED.get(bench, {}).get(metric.key, {})
         models = list(dict.fromkeys(m for f in published.values() for m in f))
-        bars = [(s, [_best(metric, series[s].get(lb)) for lb in labels], None) for s in sorted(systems)]
+        bars = [(series_label(s, metric, systems[s]), [_best(metric, series[s].get(lb)) for lb in labels], None)
+                for s in sorted(systems)]
         bars += [(f"{m} (published)", [float(published.get(lb, {}).get(m, 0.0)) for lb in labels], "//")
                  for m in models]
         width = 0.8 / len(bars)

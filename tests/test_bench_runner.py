@@ -13,7 +13,7 @@ from copilot.benchmarks.cli import add_commands
 from copilot.benchmarks.items import Item, Prediction
 from copilot.benchmarks.judge import Judge
 from copilot.benchmarks.prompts import JASCO_INSTRUCTIONS
-from copilot.benchmarks.report import load, render
+from copilot.benchmarks.report import METRICS, load, render, series_label
 from copilot.benchmarks.runner import read_results, rescore, run
 from copilot.errors import CopilotError
 from tests.test_bench_adapters import optional
@@ -187,6 +187,10 @@ def test_report_says_when_a_judge_rated_only_some_answers(tmp_path):
     assert "| describer | 2 | 1 | 0 | 1.0 | scripted-judge |" in render(load([out]))
     run(items, Describer(), out, benchmark="jasco", variants=2)  # the second wording resumed with no judge
     assert "| describer | 2 | 2 | 0 | 1.0 | scripted-judge (2 of 4 answers) |" in render(load([out]))
+    judge, keyword = (next(m for m in METRICS if m.key == key) for key in ("judge", "keyword_hit"))
+    results = load([out])["jasco"]["describer"]
+    assert series_label("describer", judge, results) == "describer (2 of 4 judged)"  # the chart's legend says so too
+    assert series_label("describer", keyword, results) == "describer"
 
 
 def test_rescore_refuses_its_own_source_and_results_of_other_data(tmp_path):
