@@ -3,6 +3,7 @@ keyword hits, refusals, and the judge's rubric rules with a scripted LLM."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 import json
 from pathlib import Path
 
@@ -191,3 +192,12 @@ def test_classification_transcript_and_number_items():
     length = Item(id="n", audio=[Path("n.wav")], question="How long?", reference="2.5", kind="number")
     assert score(length, Prediction(text="About 3 seconds."), "How long?").scores["abs_error"] == pytest.approx(0.5)
     assert "abs_error" not in score(length, Prediction(text="No idea."), "How long?").scores
+
+
+def test_keyword_hits_are_right_when_scored_from_many_threads():
+    # `bench run --workers K` scores in K threads, and a Snowball stemmer keeps the word it stems in its own state
+    cases = [("They are flying kites in the park.", ["fly a kite"], True), ("The team won.", ["tea"], False),
+             ("Talking about Chanel.", ["perfume", "fragrance"], False), ("Pulling over for the ambulance.", ["pull over"], True)]
+    with ThreadPoolExecutor(4) as pool:
+        hits = list(pool.map(lambda case: keyword_hit(case[0], case[1]), cases * 500))
+    assert hits == [expected for _, _, expected in cases] * 500
