@@ -201,14 +201,18 @@ def _systems_table(systems: dict[str, list[Result]], variants: dict[str, int]) -
 
 def _judges(results: list[Result]) -> str:
     """Who judged the open answers, and how many of them when not all were (a judge score covers only those)."""
-    names = ", ".join(sorted({str(r.judge) for r in results if r.judge})) or "–"
+    names = ", ".join(sorted({str(r.judge) for r in _open_answers(results) if r.judge})) or "–"
     share = _judged_share(results)
     return f"{names} ({share} answers)" if share else names
 
 
+def _open_answers(results: list[Result]) -> list[Result]:
+    return [r for r in results if r.kind == "open" and not r.error]
+
+
 def _judged_share(results: list[Result]) -> str | None:
     """How many open answers a judge rated, "N of M", when it rated some but not all; else None."""
-    answers = [r for r in results if r.kind == "open" and not r.error]
+    answers = _open_answers(results)
     judged = sum(1 for r in answers if r.judge)
     return f"{judged} of {len(answers)}" if 0 < judged < len(answers) else None
 

@@ -3,8 +3,8 @@ keyword hits, refusals, and the judge's rubric rules with a scripted LLM."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import jiwer
