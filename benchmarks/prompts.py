@@ -11,18 +11,18 @@ JASCO_QUESTION = "What are the speakers possibly doing?"
 JASCO_INSTRUCTIONS = [
     "Based on both the audio sound and the spoken text, infer what the speakers are doing specifically?",
     "Based on both the spoken text and the audio sound, infer what the speakers are doing specifically?",
-    "What is the spoken text? What is the audio sound? Based on both the spoken text and the audio sound, "
-    "infer what the speakers are doing specifically?",
-    "What is the audio sound? What is the spoken text? Based on both the audio sound and the spoken text, "
-    "infer what the speakers are doing specifically?",
-    "What is the spoken text? What is the audio sound? Based on both the spoken text and the audio sound, "
-    "infer what specific scenario are the speakers in?",
-    "What is the audio sound? What is the spoken text? Based on both the audio sound and the spoken text, "
-    "infer what specific scenario are the speakers in?",
-    "What sound can you hear? What does the speaker say? Guess what activity the speakers are engaged in "
-    "using both the audio sound and the spoken text.",
-    "What does the speaker say? What sound can you hear? Guess what activity the speakers are engaged in "
-    "using both the spoken text and the audio sound.",
+    ("What is the spoken text? What is the audio sound? Based on both the spoken text and the audio sound, "
+     "infer what the speakers are doing specifically?"),
+    ("What is the audio sound? What is the spoken text? Based on both the audio sound and the spoken text, "
+     "infer what the speakers are doing specifically?"),
+    ("What is the spoken text? What is the audio sound? Based on both the spoken text and the audio sound, "
+     "infer what specific scenario are the speakers in?"),
+    ("What is the audio sound? What is the spoken text? Based on both the audio sound and the spoken text, "
+     "infer what specific scenario are the speakers in?"),
+    ("What sound can you hear? What does the speaker say? Guess what activity the speakers are engaged in "
+     "using both the audio sound and the spoken text."),
+    ("What does the speaker say? What sound can you hear? Guess what activity the speakers are engaged in "
+     "using both the spoken text and the audio sound."),
 ]
 """The 8 instructions each JASCO clip is asked with (README of BenoitWang/What_Are_They_Doing, "Inference with ALLMs")."""
 
@@ -107,5 +107,5 @@ def audio_llm_prompt(question: str, options: list[str]) -> str:
     """The text an end-to-end audio LLM receives with the audio: the question, and its options when it has any."""
     if not options:
         return question
-    listed = " ".join(f"({letter}) {text}" for letter, text in zip(string.ascii_lowercase, options))
+    listed = " ".join(f"({letter}) {text}" for letter, text in zip(string.ascii_lowercase, options, strict=False))
     return f"{question}\nOptions: {listed}\nAnswer with the letter and the text of the one correct option."

@@ -135,7 +135,7 @@ def rows(results: list[Result]) -> list[tuple[str, list[Result]]]:
         if len(categories) > 1 or group not in categories:
             out.append((group, [r for rs in categories.values() for r in rs]))
         out += [(c, rs) for c, rs in categories.items() if c != "all"]
-    return out + [("all", results)]
+    return [*out, ("all", results)]
 
 
 def load(paths: list[Path]) -> dict[str, dict[str, list[Result]]]:
@@ -249,7 +249,7 @@ def chart(by_bench: dict[str, dict[str, list[Result]]], path: Path) -> Path:
         raise CopilotError("the chart needs matplotlib: pip install 'speech-copilot[bench]'") from None
     benches = sorted(by_bench)
     fig, axes = plt.subplots(len(benches), 1, figsize=(11, 3.6 * len(benches)), squeeze=False)
-    for ax, bench in zip(axes[:, 0], benches):
+    for ax, bench in zip(axes[:, 0], benches, strict=True):
         systems = by_bench[bench]
         every = [r for rs in systems.values() for r in rs]
         metric = next((m for key in MAIN for m in METRICS if m.key == key and figure(m, every) is not None), None)
@@ -260,7 +260,7 @@ def chart(by_bench: dict[str, dict[str, list[Result]]], path: Path) -> Path:
         series = {s: dict(rows(rs)) for s, rs in systems.items()}
         published = PUBLISHED.get(bench, {}).get(metric.key, {})
         models = list(dict.fromkeys(m for f in published.values() for m in f))
-        bars = [(series_label(s, metric, systems[s]), [_best(metric, series[s].get(lb)) for lb in labels], None)
+        bars: list[tuple[str, list[float], str | None]] = [(series_label(s, metric, systems[s]), [_best(metric, series[s].get(lb)) for lb in labels], None)
                 for s in sorted(systems)]
         bars += [(f"{m} (published)", [float(published.get(lb, {}).get(m, 0.0)) for lb in labels], "//")
                  for m in models]

@@ -14,7 +14,7 @@ import os
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -175,7 +175,7 @@ def _check_only(results: Iterable[Result], benchmark: str, system: str, path: Pa
         raise CopilotError(f"{path} holds results of {other}; give another --out for {benchmark} with {system}")
 
 
-def _append(jobs: list[Callable[[], Result]], out: Path, desc: str, total: int, workers: int) -> int:
+def _append(jobs: Sequence[Callable[[], Result]], out: Path, desc: str, total: int, workers: int) -> int:
     """Run ``jobs`` on ``workers`` threads, appending each result to ``out`` as it completes, durably, under a
     progress bar of ``total`` units (those not in ``jobs`` were done before); the number of errors."""
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -94,9 +94,9 @@ def macro_f1(golds: list[str], predictions: list[str]) -> float:
         return 0.0
     total = 0.0
     for c in classes:
-        tp = sum(g == c and p == c for g, p in zip(golds, predictions))
-        fp = sum(g != c and p == c for g, p in zip(golds, predictions))
-        fn = sum(g == c and p != c for g, p in zip(golds, predictions))
+        tp = sum(g == c and p == c for g, p in zip(golds, predictions, strict=True))
+        fp = sum(g != c and p == c for g, p in zip(golds, predictions, strict=True))
+        fn = sum(g == c and p != c for g, p in zip(golds, predictions, strict=True))
         total += 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
     return total / len(classes)
 
@@ -179,9 +179,9 @@ def score(item: Item, prediction: Prediction, question: str, judge: Judge | None
     elif item.kind == "transcript":
         result.scores.update(transcript_errors(item.reference, text))
     elif item.kind == "number":
-        said, truth = first_number(text), first_number(item.reference)
-        if said is not None and truth is not None:
-            result.scores["abs_error"] = abs(said - truth)
+        guess, truth = first_number(text), first_number(item.reference)
+        if guess is not None and truth is not None:
+            result.scores["abs_error"] = abs(guess - truth)
     refusal = refused(text)
     if item.kind == "open":
         if item.keywords:

@@ -38,7 +38,7 @@ def one_request(client: openai.OpenAI, question: str, clip: str) -> tuple[float,
         )
     except openai.OpenAIError as exc:
         return time.perf_counter() - started, None, f"{type(exc).__name__}: {exc}"
-    return time.perf_counter() - started, reply.model_extra["copilot"]["trace"]["timings"]["total"], None
+    return time.perf_counter() - started, (reply.model_extra or {})["copilot"]["trace"]["timings"]["total"], None
 
 
 def main() -> int:
@@ -53,7 +53,7 @@ def main() -> int:
 
     client = openai.OpenAI(base_url=f"{args.url.rstrip('/')}/v1", api_key=args.api_key, max_retries=0, timeout=900)
     clip = base64.b64encode(args.audio.read_bytes()).decode()
-    planner = client.models.list().data[0].model_extra.get("planner")
+    planner = (client.models.list().data[0].model_extra or {}).get("planner")
     warm, _, error = one_request(client, args.question, clip)
     if error:
         print(f"warm-up request failed: {error}")

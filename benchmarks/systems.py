@@ -19,12 +19,15 @@ import os
 import string
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from copilot.benchmarks.items import Item, Prediction
 from copilot.benchmarks.prompts import audio_llm_prompt
 from copilot.errors import CopilotError
 from copilot.planners.base import LLM
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionContentPartParam
 
 CASCADES = {"cascade:asr": "fixed:asr", "cascade:asr+tags": "fixed:asr+tags", "cascade:all": "fixed:all"}
 
@@ -83,7 +86,7 @@ class OpenAIAudioSystem:
     def answer(self, item: Item, question: str) -> Prediction:
         import openai
 
-        content: list[dict] = [
+        content: list[ChatCompletionContentPartParam] = [
             {"type": "input_audio", "input_audio": {"data": wav_base64(path), "format": "wav"}} for path in item.audio
         ]
         content.append({"type": "text", "text": audio_llm_prompt(question, item.options)})

@@ -14,9 +14,10 @@ import operator
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, TypedDict, cast
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Send
 
 from copilot.answer import Answer, Evidence, Request, Trace
@@ -75,10 +76,10 @@ class Copilot:
         """Answer ``question`` about ``clips`` (named audio1, audio2); options make it multiple choice."""
         request = Request.from_text(question, {name: a.duration for name, a in clips.items()}, options)
         started = time.perf_counter()
-        state = self.graph.invoke(
+        state = cast(State, self.graph.invoke(
             {"request": request, "clips": clips, "problems": [], "evidence": {}, "timings": {}},
             {"recursion_limit": 200},
-        )
+        ))
         timings = {**state["timings"], "total": round(time.perf_counter() - started, 3)}
         draft: Draft = state["draft"]
         evidence = _final_evidence(state)
@@ -95,7 +96,7 @@ class Copilot:
             program=state["rounds"][-1] if state["rounds"] else None, trace=trace,
         )
 
-    def _build(self):
+    def _build(self) -> CompiledStateGraph:
         graph = StateGraph(State)
         graph.add_node("plan", self._plan)
         graph.add_node("schedule", lambda state: {})
@@ -136,7 +137,7 @@ class Copilot:
     def _ready_steps(self, state: State) -> list[Send] | str:
         done = self._current(state)
         ready = []
-        for step in state["program"].steps:
+        for step in state["rounds"][-1].steps:  # this round's program; a failed plan is never scheduled
             if step.id in done:
                 continue
             deps = dependencies(step)
@@ -145,13 +146,13 @@ class Copilot:
                 ready.append(Send("run_step", payload))
         return ready or "review"
 
-    def _run_step(self, payload: StepInput) -> dict[str, Any]:
-        step, clips = payload["step"], payload["clips"]
+    def _run_step(self, state: StepInput) -> dict[str, Any]:
+        step, clips = state["step"], state["clips"]
         tool = self.registry.get(step.tool)
         started = time.perf_counter()
         evidence = Evidence(step=step.id, tool=step.tool)
         try:
-            outputs = {sid: e.output or {} for sid, e in payload["evidence"].items()}
+            outputs = {sid: e.output or {} for sid, e in state["evidence"].items()}
             args = tool.parse(resolve(step, outputs))
             evidence.args = args.model_dump(mode="json", exclude_none=True)
             key = self.cache.key(tool, args, clips)
@@ -169,12 +170,12 @@ class Copilot:
         except CopilotError as exc:
             evidence.error = str(exc)
         evidence.seconds = round(time.perf_counter() - started, 3)
-        return {"evidence": {f"{payload['round']}:{step.id}": evidence}, "timings": {f"step.{step.id}.{step.tool}": evidence.seconds}}
+        return {"evidence": {f"{state['round']}:{step.id}": evidence}, "timings": {f"step.{step.id}.{step.tool}": evidence.seconds}}
 
     def _review(self, state: State) -> dict[str, Any]:
         done = self._current(state)
         problems = [f"step {e.step!r} ({e.tool}) failed: {e.error}" for e in done.values() if e.error]
-        blocked = [s.id for s in state["program"].steps if s.id not in done]
+        blocked = [s.id for s in state["rounds"][-1].steps if s.id not in done]
         problems += [f"step {sid!r} did not run because a step it needs failed" for sid in blocked]
         return {"problems": problems, "all_problems": problems}
 

@@ -34,7 +34,7 @@ class Request(BaseModel):
         return list(string.ascii_lowercase[: len(self.options)])
 
     def option_text(self) -> str:
-        return " ".join(f"({letter}) {text}" for letter, text in zip(self.letters, self.options))
+        return " ".join(f"({letter}) {text}" for letter, text in zip(self.letters, self.options, strict=True))
 
 
 class Evidence(BaseModel):

@@ -47,7 +47,7 @@ class Audio:
         hi = self.duration if end is None else min(end, self.duration)
         if lo < 0 or hi <= lo:
             raise AudioError(f"empty time range {lo:.2f}-{hi:.2f} s in a {self.duration:.2f} s clip")
-        a, b = int(round(lo * SAMPLE_RATE)), int(round(hi * SAMPLE_RATE))
+        a, b = round(lo * SAMPLE_RATE), round(hi * SAMPLE_RATE)
         digest = hashlib.sha256(f"{self.sha256}:{a}:{b}".encode()).hexdigest()
         return Audio(self.samples[a:b], hi - lo, self.source_sample_rate, self.channels, digest, self.path, lo)
 

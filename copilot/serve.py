@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -372,7 +372,7 @@ def decode_audio(part: InputAudio, name: str, max_bytes: int) -> bytes:
     return raw
 
 
-def load_clips(raw: list[tuple[bytes, str]], max_duration: float) -> dict[str, Audio]:
+def load_clips(raw: Sequence[tuple[bytes, str]], max_duration: float) -> dict[str, Audio]:
     """Decode each clip through a temporary file (`copilot.audio.load` reads files), named audio1, audio2."""
     clips: dict[str, Audio] = {}
     with tempfile.TemporaryDirectory(prefix="copilot-serve-") as folder:

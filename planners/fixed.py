@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from copilot.answer import Evidence, Request
 from copilot.inspect import single_clip_tools
-from copilot.program import Program, Step
-from copilot.registry import Registry
 from copilot.planners.base import LLM, Draft
 from copilot.planners.llm import choose
+from copilot.program import Program, Step
+from copilot.registry import Registry
 
 CASCADES = {
     "asr": ["asr"],

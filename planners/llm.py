@@ -6,10 +6,11 @@ import json
 import re
 
 from copilot.answer import Evidence, Request, match_option, normalise
-from copilot.program import Program, ProgramError, parse
-from copilot.registry import Registry
 from copilot.planners import prompts
 from copilot.planners.base import LLM, Draft
+from copilot.program import Program, ProgramError, parse
+from copilot.registry import Registry
+from copilot.tool import Attribute
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _YES_NO = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should)\b", re.I)
@@ -53,7 +54,7 @@ def link_options(request: Request, evidence: list[Evidence], llm: LLM) -> Draft 
     distinct = {normalise(option) for option in request.options}
     if len(distinct) < len(request.options) or distinct == {"yes", "no"}:
         return None
-    linkable = [(e.attribute, values) for e in evidence if e.attribute and (values := _values(e))]
+    linkable = [(e.attribute, values) for e in evidence if e.attribute and (values := _values(e.attribute, e.labels))]
     if not linkable:
         return None
     attribute, values = linkable[0]
@@ -74,10 +75,10 @@ def link_options(request: Request, evidence: list[Evidence], llm: LLM) -> Draft 
     return Draft(text=f"({request.letters[i]}) {request.options[i]}. {reason}", choice=i, answered_by="option links")
 
 
-def _values(evidence: Evidence) -> list[str]:
-    """The evidence's labels that are values of its attribute, likeliest first: "Cat", not "Animal" or "Silence"."""
-    known = {normalise(value) for value in evidence.attribute.values}
-    return [label for label in evidence.labels if normalise(label) in known]
+def _values(attribute: Attribute, labels: list[str]) -> list[str]:
+    """The ``labels`` that are values of ``attribute``, likeliest first: "Cat", not "Animal" or "Silence"."""
+    known = {normalise(value) for value in attribute.values}
+    return [label for label in labels if normalise(label) in known]
 
 
 def ground_numbers(text: str, request: Request, evidence: list[Evidence]) -> str:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from copilot.errors import CopilotError
 from copilot.planners.base import Completion
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+    from openai.types.chat.completion_create_params import ResponseFormat
 
 
 class OpenAICompatibleLLM:
@@ -52,13 +56,17 @@ class OpenAICompatibleLLM:
             seconds=time.perf_counter() - started,
         )
 
-    def _create(self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int):
+    def _create(self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int) -> ChatCompletion:
         if self._json_schema:
-            fmt: dict[str, Any] = {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema}}
+            fmt: ResponseFormat = {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema}}
         else:
             fmt = {"type": "json_object"}
             hint = f"\nReply with one JSON object that follows this JSON schema:\n{json.dumps(schema)}"
             messages = [{**messages[0], "content": messages[0]["content"] + hint}, *messages[1:]]
         return self._client.chat.completions.create(
-            model=self.model, messages=messages, max_tokens=max_tokens, temperature=0, response_format=fmt
+            model=self.model,
+            messages=cast("list[ChatCompletionMessageParam]", messages),
+            max_tokens=max_tokens,
+            temperature=0,
+            response_format=fmt,
         )

@@ -15,7 +15,6 @@ from copilot.planners.llm import LLMPlanner
 from copilot.registry import default_registry
 from tests import corpora
 
-
 GERMAN = "Guten Morgen, wie geht es Ihnen heute? Ich hoffe, das Wetter bleibt schön."
 
 
@@ -91,7 +90,7 @@ def test_a_multi_hop_choice_links_each_option_to_the_animal_heard(agent, tmp_pat
 
 
 def test_what_is_said(agent):
-    wav, transcript = corpora.librivox()[1]  # "he was not an ill disposed young man"
+    wav, _ = corpora.librivox()[1]  # "he was not an ill disposed young man"
     answer = agent.ask(clip(wav), "What does the speaker say?")
     assert "asr" in tools_run(answer)
     assert "ill disposed" in answer.text.lower().replace("-", " "), answer.text

@@ -75,7 +75,7 @@ def two_sentences(tmp_path_factory: pytest.TempPathFactory) -> tuple[Audio, floa
 def test_librivox_word_error_rate(librivox: list[tuple[str, str, Audio, AsrOutput]]) -> None:
     references = [normalise(ref) for _, ref, _, _ in librivox]
     hypotheses = [normalise(out.text) for *_, out in librivox]
-    for (name, *_), ref, hyp in zip(librivox, references, hypotheses):
+    for (name, *_), ref, hyp in zip(librivox, references, hypotheses, strict=True):
         print(f"{name}: WER {jiwer.wer(ref, hyp):.3f}  {hyp!r}")
     overall = jiwer.wer(references, hypotheses)
     print(f"overall WER {overall:.3f}")

@@ -149,6 +149,7 @@ def copilot(*args: str | Path, **env: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "copilot.cli", *map(str, args)],
         capture_output=True,
         text=True,
+        check=False,
         env={**os.environ, **env},
         timeout=120,
     )

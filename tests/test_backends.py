@@ -168,7 +168,7 @@ def test_a_backend_is_loaded_once_per_choice(fake, tmp_path):
     backends.select("asr", f"installed:{model}")
     assert backends.load("asr") == {"loaded": model}
     assert backends.load("asr") == {"loaded": model}
-    assert CALLS == [None, model]
+    assert [None, model] == CALLS
 
 
 def test_the_cache_tag_names_non_default_backends_and_their_checkpoint(fake, tmp_path):

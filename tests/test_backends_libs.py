@@ -186,7 +186,7 @@ def test_panns_needs_the_labels_csv(panns_checkpoint, tmp_path, monkeypatch):
     lonely = tmp_path / "Cnn14.pth"
     lonely.symlink_to(panns_checkpoint)
     backends.select("tags", f"panns:{lonely}")
-    with pytest.raises(CopilotError, match="needs AudioSet's class_labels_indices.csv beside"):
+    with pytest.raises(CopilotError, match=r"needs AudioSet's class_labels_indices\.csv beside"):
         backends.load("tags")
 
 

@@ -15,7 +15,14 @@ from copilot.benchmarks.items import Item, Prediction
 from copilot.benchmarks.judge import Judge
 from copilot.benchmarks.prompts import JASCO_INSTRUCTIONS
 from copilot.benchmarks.scorers import (
-    first_number, keyword_hit, macro_f1, match_label, mmau_string_match, parse_choice, refused, score,
+    first_number,
+    keyword_hit,
+    macro_f1,
+    match_label,
+    mmau_string_match,
+    parse_choice,
+    refused,
+    score,
     transcript_errors,
 )
 from copilot.errors import CopilotError

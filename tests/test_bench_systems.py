@@ -47,7 +47,7 @@ class AudioLLMHandler(BaseHTTPRequestHandler):
 
     server: AudioLLMServer
 
-    def do_POST(self) -> None:  # noqa: N802 - the http.server hook
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         try:
             text, seconds = self.server.check(body)
@@ -167,7 +167,7 @@ def test_a_killed_run_resumes_losing_and_redoing_nothing(server, tmp_path):
     assert 4 <= len(written) < 12
     server.asked.clear()
 
-    second = subprocess.run(command, cwd=corpora.ROOT, capture_output=True, text=True, timeout=120)
+    second = subprocess.run(command, cwd=corpora.ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert second.returncode == 0, second.stderr
     assert "12/12" in second.stderr and re.search(r"\d\d:\d\d<\d\d:\d\d", second.stderr)  # the bar, with its ETA
     asked_again = {"q" + re.match(r"Question (\d+)", text).group(1) for text, _ in server.asked}

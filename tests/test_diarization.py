@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
@@ -75,7 +77,7 @@ def test_turns_are_ordered_labelled_and_totalled(sample_diarization):
     assert {t.speaker for t in out.turns} == {"S1", "S2"}
     assert all(
         a.end <= b.start and (a.speaker != b.speaker or b.start - a.end >= 1.0)
-        for a, b in zip(out.turns, out.turns[1:])
+        for a, b in itertools.pairwise(out.turns)
     )
     totals = {s.speaker: s.duration for s in out.speaking_time}
     for name, total in totals.items():

@@ -110,5 +110,5 @@ def test_syllable_rate_is_close_on_a_real_reading():
 
 
 def test_too_little_speech_is_an_error():
-    with pytest.raises(ToolError, match="at least 0.5 s is needed"):
+    with pytest.raises(ToolError, match=r"at least 0\.5 s is needed"):
         emotion({}, {"audio1": from_array(np.zeros(2 * SAMPLE_RATE, np.float32))})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -13,6 +14,9 @@ from copilot import backends, models
 from copilot.audio import SAMPLE_RATE, Audio
 from copilot.errors import ToolError
 from copilot.tool import Attribute, Clips, Segment, SpanInput, ToolOutput, tool
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
 
 # The 99 languages of multilingual Whisper (base), with English names for the planner.
 LANGUAGES = {
@@ -77,8 +81,9 @@ class AsrOutput(ToolOutput):
         return f'Transcript ({self.language}{p}): "{self.text}"'
 
     def labels(self) -> list[str]:
-        confident = self.language and (self.language_probability or 0) >= LOW_CONFIDENCE
-        return [LANGUAGES.get(self.language, self.language)] if confident else []
+        if not self.language or (self.language_probability or 0) < LOW_CONFIDENCE:
+            return []
+        return [LANGUAGES.get(self.language, self.language)]
 
 
 class LanguageIdInput(SpanInput):
@@ -112,7 +117,7 @@ class LanguageIdOutput(ToolOutput):
         return Attribute(name="spoken language", values=sorted(set(LANGUAGES.values())))
 
 
-def load_faster_whisper(path: Path | None):
+def load_faster_whisper(path: Path | None) -> WhisperModel:
     """The default ASR backend: Whisper base from the model store, or the CTranslate2 model folder at ``path``.
 
     Any ASR backend is an object with faster-whisper's ``transcribe`` and ``detect_language``

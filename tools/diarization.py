@@ -18,6 +18,7 @@ collar, overlapped speech counted as missed (0.07 with a 0.25 s collar).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -146,9 +147,9 @@ def _centres(embeddings: np.ndarray, labels: np.ndarray, ids: np.ndarray) -> np.
 def _turns(segments: list[Segment], frames: list[np.ndarray], labels: list[np.ndarray]) -> list[Turn]:
     """Runs of one label inside each segment, joined across short pauses when the speaker continues."""
     turns: list[Turn] = []
-    for seg, times, labs in zip(segments, frames, labels):
+    for seg, times, labs in zip(segments, frames, labels, strict=True):
         cuts = [0, *np.flatnonzero(labs[1:] != labs[:-1]) + 1, len(labs)]
-        for a, b in zip(cuts[:-1], cuts[1:]):
+        for a, b in itertools.pairwise(cuts):
             name, start, end = str(labs[a]), float(times[a]), float(times[b]) if b < len(times) else seg.end
             if turns and turns[-1].speaker == name and start - turns[-1].end < JOIN_GAP:
                 turns[-1].end = round(end, 2)

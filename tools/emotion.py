@@ -175,7 +175,7 @@ def cue_z(p: Prosody) -> np.ndarray:
     if p.median_f0_hz is not None:
         level = 12 * np.log2(p.median_f0_hz / (MALE_NORM if p.median_f0_hz < SEX_SPLIT else FEMALE_NORM))
     values = (level, p.pitch_range_semitones, p.loudness_dbfs, p.alpha_ratio_db, p.syllables_per_second)
-    z = [0.0 if v is None else (v - NEUTRAL[c][0]) / NEUTRAL[c][1] for c, v in zip(CUES, values)]
+    z = [0.0 if v is None else (v - NEUTRAL[c][0]) / NEUTRAL[c][1] for c, v in zip(CUES, values, strict=True)]
     return np.clip(z, -3, 3)
 
 
@@ -185,7 +185,7 @@ def prosody_scores(p: Prosody) -> list[EmotionScore]:
     logits = np.array([-np.sum((z - np.array(PROFILES[label])) ** 2) / (2 * SPREAD**2) for label in LABELS])
     probs = np.exp(logits - logits.max())
     probs /= probs.sum()
-    ranked = sorted(zip(LABELS, probs), key=lambda x: -x[1])
+    ranked = sorted(zip(LABELS, probs, strict=True), key=lambda x: -x[1])
     return [EmotionScore(label=label, probability=round(float(q), 3)) for label, q in ranked]
 
 

@@ -150,12 +150,12 @@ def gender(args: GenderInput, clips: Clips) -> GenderOutput:
     for name in dict.fromkeys(t.speaker for t in turns):
         own = [t for t in turns if t.speaker == name]
         f0 = median_f0(speech_samples(audio, own))
-        label, confidence = classify(f0) if f0 is not None else (None, 0.5)
+        voice, certainty = classify(f0) if f0 is not None else (None, 0.5)
         speakers.append(
             SpeakerGender(
                 speaker=name,
-                gender=label,
-                confidence=round(confidence, 2),
+                gender=voice,
+                confidence=round(certainty, 2),
                 median_f0_hz=None if f0 is None else round(f0, 1),
                 speech=round(sum(t.duration for t in own), 2),
             )

@@ -161,7 +161,7 @@ def _samples(audio: Audio) -> np.ndarray:
     return audio.samples
 
 
-def _db(power: float) -> float:
+def _db(power: float | np.floating) -> float:
     """A mean-square level relative to full scale (1.0) in dB, floored at `FLOOR_DBFS`."""
     return round(max(10 * float(np.log10(max(power, 1e-30))), FLOOR_DBFS), 2)
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -20,6 +21,9 @@ from copilot import backends, models
 from copilot.audio import SAMPLE_RATE, Audio
 from copilot.files import atomic_write
 from copilot.tool import Attribute, Clips, Segment, SpanInput, ToolOutput, tool
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 # YAMNet's published front end (tensorflow/models, research/audioset/yamnet/params.py and features.py).
 WINDOW, HOP, FFT = 400, 160, 512  # 25 ms periodic Hann window, 10 ms hop, FFT of the next power of two
@@ -126,7 +130,7 @@ class SoundEventsOutput(ToolOutput):
 
 
 @cache
-def _model() -> tuple[object, tuple[str, ...]]:
+def _model() -> tuple[ort.InferenceSession, tuple[str, ...]]:
     """The YAMNet ONNX session and its 521 class names."""
     import onnxruntime as ort
 
@@ -238,7 +242,7 @@ def _events(scores: np.ndarray, tagger: Tagger, labels: set[str], threshold: flo
         above = np.concatenate([[False], scores[:, i] > threshold, [False]])
         edges = np.flatnonzero(np.diff(above.astype(np.int8)))
         spans: list[list[float]] = []
-        for first, stop in zip(edges[::2], edges[1::2]):
+        for first, stop in zip(edges[::2], edges[1::2], strict=True):  # the padding makes edges pair up
             start = first * tagger.hop
             end = min((stop - 1) * tagger.hop + tagger.window, audio.duration)
             score = float(scores[first:stop, i].max())

@@ -31,10 +31,10 @@ A), so that is refused.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import Field
@@ -44,6 +44,9 @@ from copilot.audio import SAMPLE_RATE, Audio
 from copilot.errors import ToolError
 from copilot.tool import Clips, Segment, SpanInput, ToolOutput, tool
 from copilot.tools.vad import speech_segments
+
+if TYPE_CHECKING:
+    import torch
 
 HOP = SAMPLE_RATE // 100  # samples between mel frames (10 ms)
 PARTIAL_FRAMES = 160  # mel frames in one window (1.6 s), the length the encoder was trained on
@@ -56,7 +59,7 @@ _load_lock = threading.Lock()
 
 
 @cache
-def _load_encoder():
+def _load_encoder() -> torch.nn.ModuleDict:
     torch = backends.import_torch()
     net = torch.nn.ModuleDict(
         {"lstm": torch.nn.LSTM(40, 256, 3, batch_first=True), "linear": torch.nn.Linear(256, 256)}
@@ -67,7 +70,7 @@ def _load_encoder():
     return net.eval()
 
 
-def _encoder():
+def _encoder() -> torch.nn.ModuleDict:
     with _load_lock:
         return _load_encoder()
 
@@ -123,10 +126,10 @@ def _starts(first: int, stop: int, step: int, total: int) -> list[int]:
 
 
 def _frame(seconds: float) -> int:
-    return int(round(seconds * SAMPLE_RATE / HOP))
+    return round(seconds * SAMPLE_RATE / HOP)
 
 
-def speech_samples(audio: Audio, segments: list[Segment]) -> np.ndarray:
+def speech_samples(audio: Audio, segments: Sequence[Segment]) -> np.ndarray:
     """The samples of ``segments`` (in seconds of the original clip) joined end to end."""
     parts = [audio.samples[_frame(s.start - audio.offset) * HOP : _frame(s.end - audio.offset) * HOP] for s in segments]
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import Field
@@ -11,6 +12,9 @@ from pydantic import Field
 from copilot import models
 from copilot.audio import SAMPLE_RATE, Audio
 from copilot.tool import Clips, Segment, SpanInput, ToolOutput, tool
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 WINDOW = 512  # samples per Silero frame at 16 kHz (32 ms)
 CONTEXT = 64  # samples of the previous frame Silero v6 expects in front of each window
@@ -36,7 +40,7 @@ class VadOutput(ToolOutput):
 
 
 @cache
-def _session():
+def _session() -> ort.InferenceSession:
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
