@@ -1,13 +1,13 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   installs everything and answers questions about the bundled example
-#   make test   installs everything and runs the test suite with the real models
+#   make test   installs everything, lints and type-checks, and runs the test suite with the real models
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 APT_PACKAGES  := espeak-ng sox gcompris-qt-data
 TEST_PACKAGES := pocketsphinx-testdata alsa-utils sound-theme-freedesktop chromium chromium-driver
 
-.PHONY: install backends system-deps test-deps models example demo test bench clean
+.PHONY: install backends system-deps test-deps models example demo lint test bench clean
 
 install: $(VENV)/.installed
 
@@ -47,11 +47,16 @@ demo: install models example
 	$(VENV)/bin/copilot ask examples/meeting.wav "How many people speak, and what is the sound behind them?" \
 		"What do they plan to do, and when?" --trace
 
-test: install backends test-deps models
+# ruff, then mypy over all of copilot with every backend's library installed (their types count)
+lint: backends
+	$(PY) -m ruff check .
+	PYTHON=$(PY) bash scripts/typecheck.sh
+
+test: install backends test-deps models lint
 	$(PY) -m pytest
 
 bench: install models example
 	$(PY) -m copilot.benchmarks.tool_speed examples/meeting.wav
 
 clean:
-	rm -rf $(VENV) examples/*.wav .pytest_cache
+	rm -rf $(VENV) examples/*.wav .pytest_cache .mypy_cache .ruff_cache
