@@ -90,6 +90,7 @@ class Copilot:
             problems=state["all_problems"],
             timings=timings,
             answered_by=draft.answered_by,
+            notes=draft.notes,
         )
         return Answer(
             question=question, text=draft.text, choice=choice, evidence=evidence,

@@ -60,6 +60,7 @@ class Trace(BaseModel):
     problems: list[str] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
     answered_by: str = ""
+    notes: list[str] = Field(default_factory=list, description="caveats of the answer, e.g. measurements cut to fit")
 
 
 class Answer(BaseModel):

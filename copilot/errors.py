@@ -19,3 +19,13 @@ class ChecksumError(ModelError):
 
 class ToolError(CopilotError):
     """An unknown tool, invalid tool arguments, or a tool that failed on its input."""
+
+
+class ContextOverflow(CopilotError):
+    """A prompt that, with room for the reply, is longer than the LLM's context; ``prompt_tokens`` (the prompt
+    alone) and ``context_tokens`` when the server said."""
+
+    def __init__(self, message: str, prompt_tokens: int | None = None, context_tokens: int | None = None):
+        super().__init__(message)
+        self.prompt_tokens = prompt_tokens
+        self.context_tokens = context_tokens

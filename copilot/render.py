@@ -16,6 +16,8 @@ def render_answer(answer: Answer, trace: bool = False) -> str:
     lines += [f"  [{e.tool}] {e.facts if not e.error else 'failed: ' + e.error}{' (cached)' if e.cached else ''}" for e in answer.evidence]
     if answer.trace.problems:
         lines.append("Problems: " + "; ".join(answer.trace.problems))
+    if answer.trace.notes:
+        lines.append("Notes: " + "; ".join(answer.trace.notes))
     if trace:
         lines.append(f"Planner: {answer.trace.planner} ({len(answer.trace.rounds)} round(s)); answered by {answer.trace.answered_by}")
         for i, program in enumerate(answer.trace.rounds, 1):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from copilot.answer import Evidence, Request
 from copilot.program import Program
@@ -37,6 +37,7 @@ class Draft(BaseModel):
     text: str
     choice: int | None = None
     answered_by: str = "llm"
+    notes: list[str] = Field(default_factory=list, description="caveats of the answer, e.g. measurements cut to fit")
 
 
 class Planner(Protocol):

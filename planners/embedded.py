@@ -15,7 +15,7 @@ from typing import Any
 
 from copilot import models
 from copilot.config import Settings
-from copilot.errors import CopilotError
+from copilot.errors import ContextOverflow, CopilotError
 from copilot.planners.base import Completion
 
 DEFAULT_MODEL = "qwen2.5-coder-1.5b"
@@ -41,6 +41,7 @@ class EmbeddedLLM:
         path = Path(model) if model.endswith(".gguf") else next(models.ensure(model).glob("*.gguf"))
         if not path.exists():
             raise CopilotError(f"LLM model file not found: {path}")
+        self.context = n_ctx  # tokens per slot: one prompt and its reply
         self._saved = (cache_dir or Settings.from_env().cache_dir) / "llm-slots"
         self._saved.mkdir(parents=True, exist_ok=True)
         params = xllamacpp.CommonParams()
@@ -76,9 +77,22 @@ class EmbeddedLLM:
             request["id_slot"] = slot = self._slot(messages[0]["content"])
             reply = self._server.handle_chat_completions(request)
             self._keep(slot, messages[0]["content"])
-        if "error" in reply or "choices" not in reply:
-            raise CopilotError(f"the embedded LLM failed: {json.dumps(reply.get('error', reply))[:300]}")
+        error = reply.get("error", reply) if "error" in reply or "choices" not in reply else None
+        if error is not None and error.get("type") == "exceed_context_size_error":
+            raise ContextOverflow(
+                f"the prompt ({error.get('n_prompt_tokens')} tokens) is longer than the embedded LLM's context "
+                f"({self.context} tokens)", error.get("n_prompt_tokens"), self.context
+            )
+        if error is not None:
+            raise CopilotError(f"the embedded LLM failed: {json.dumps(error)[:300]}")
         usage = reply.get("usage", {})
+        if reply["choices"][0].get("finish_reason") == "length" and usage.get("total_tokens", 0) >= self.context:
+            # the prompt fitted but left too little room for the reply, which stopped at the end of the context
+            prompt = usage.get("prompt_tokens", 0)
+            raise ContextOverflow(
+                f"the prompt ({prompt} tokens) leaves too little of the embedded LLM's context ({self.context} tokens) "
+                f"for a reply of up to {max_tokens} tokens", prompt, self.context
+            )
         return Completion(
             text=reply["choices"][0]["message"]["content"],
             prompt_tokens=usage.get("prompt_tokens", 0),

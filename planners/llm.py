@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from copilot.answer import Evidence, Request, match_option, normalise
+from copilot.errors import ContextOverflow
 from copilot.planners import prompts
-from copilot.planners.base import LLM, Draft
+from copilot.planners.base import LLM, Completion, Draft
 from copilot.program import Program, ProgramError, parse
 from copilot.registry import Registry
 from copilot.tool import Attribute
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _YES_NO = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should)\b", re.I)
+FIT_ATTEMPTS = 4  # answer prompts tried, each with the measurements cut shorter, before the question fails
+MIN_FACTS = 400  # characters of measurements below which an answer is not worth composing
 
 
 def choose(request: Request, evidence: list[Evidence], llm: LLM) -> Draft:
@@ -25,24 +29,51 @@ def choose(request: Request, evidence: list[Evidence], llm: LLM) -> Draft:
         linked = link_options(request, evidence, llm)
         if linked is not None:
             return linked
-        messages = [
-            {"role": "system", "content": prompts.CHOICE_RULES},
-            {"role": "user", "content": prompts.answer_user(request, evidence)},
-        ]
-        reply = json.loads(llm.complete(messages, prompts.choice_schema(request), max_tokens=160).text)
+        completion, notes = complete_fitted(llm, prompts.CHOICE_RULES, request, evidence, prompts.choice_schema(request), 160)
+        reply = json.loads(completion.text)
         index = request.options.index(reply["answer"])
-        return Draft(text=f"({request.letters[index]}) {reply['answer']}. {reply['reasoning']}".strip(), choice=index)
+        text = f"({request.letters[index]}) {reply['answer']}. {reply['reasoning']}".strip()
+        return Draft(text=text, choice=index, notes=notes)
     if _YES_NO.match(request.question):
         # a yes/no question is a two-option choice: reasoning first, then the held-to-schema verdict
         verdict = choose(request.model_copy(update={"options": ["yes", "no"]}), evidence, llm)
         reasoning = verdict.text.split(". ", 1)[1] if ". " in verdict.text else ""
-        return Draft(text=f"{'Yes' if verdict.choice == 0 else 'No'}. {reasoning}".strip(), answered_by=verdict.answered_by)
-    messages = [
-        {"role": "system", "content": prompts.ANSWER_RULES},
-        {"role": "user", "content": prompts.answer_user(request, evidence)},
-    ]
-    text = json.loads(llm.complete(messages, prompts.ANSWER_SCHEMA, max_tokens=200).text)["answer"].strip()
-    return Draft(text=ground_numbers(text, request, evidence))
+        text = f"{'Yes' if verdict.choice == 0 else 'No'}. {reasoning}".strip()
+        return Draft(text=text, answered_by=verdict.answered_by, notes=verdict.notes)
+    completion, notes = complete_fitted(llm, prompts.ANSWER_RULES, request, evidence, prompts.ANSWER_SCHEMA, 200)
+    text = json.loads(completion.text)["answer"].strip()
+    return Draft(text=ground_numbers(text, request, evidence), notes=notes)
+
+
+def complete_fitted(
+    llm: LLM, system: str, request: Request, evidence: list[Evidence], schema: dict[str, Any], max_tokens: int
+) -> tuple[Completion, list[str]]:
+    """The LLM's reply to the answer prompt, and notes; a prompt over the LLM's context is sent again with the
+    measurements cut to fit (an hour's transcript is about three times a 4096-token context), and a note says so."""
+    budget: int | None = None
+    full = len(prompts.facts_block(evidence, None, request.clips))
+    for _ in range(FIT_ATTEMPTS):
+        user = prompts.answer_user(request, evidence, budget)
+        try:
+            reply = llm.complete([{"role": "system", "content": system}, {"role": "user", "content": user}], schema, max_tokens)
+        except ContextOverflow as exc:
+            facts = len(prompts.facts_block(evidence, budget, request.clips))
+            budget = _smaller_budget(exc, facts, len(system) + len(user), max_tokens)
+            if budget < MIN_FACTS:
+                raise ContextOverflow(f"{exc}, even with the measurements cut down", exc.prompt_tokens, exc.context_tokens) from None
+            continue
+        if budget is None:
+            return reply, []
+        return reply, [f"the measurements were cut from {full:,} to {budget:,} characters to fit the LLM's context"]
+    raise ContextOverflow(f"the measurements did not fit the LLM's context after {FIT_ATTEMPTS} cuts")
+
+
+def _smaller_budget(exc: ContextOverflow, facts: int, prompt_chars: int, max_tokens: int) -> int:
+    """Characters of measurements that should fit, from how far over the context the prompt was."""
+    if not exc.prompt_tokens or not exc.context_tokens:
+        return facts // 2
+    over = exc.prompt_tokens + max_tokens + 64 - exc.context_tokens  # 64: the chat template's own tokens, and slack
+    return facts - int(over * prompt_chars / exc.prompt_tokens * 1.1)
 
 
 def link_options(request: Request, evidence: list[Evidence], llm: LLM) -> Draft | None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from typing import TYPE_CHECKING, Any, cast
 
-from copilot.errors import CopilotError
+from copilot.errors import ContextOverflow, CopilotError
 from copilot.planners.base import Completion
 
 if TYPE_CHECKING:
@@ -40,12 +41,15 @@ class OpenAICompatibleLLM:
 
         started = time.perf_counter()
         try:
-            reply = self._create(messages, schema, max_tokens)
-        except openai.BadRequestError:
-            if not self._json_schema:
-                raise
-            self._json_schema = False  # the server has no structured output: ask for JSON mode instead
-            reply = self._create(messages, schema, max_tokens)
+            try:
+                reply = self._create(messages, schema, max_tokens)
+            except openai.BadRequestError as exc:
+                if not self._json_schema or _overflow(exc):
+                    raise
+                self._json_schema = False  # the server has no structured output: ask for JSON mode instead
+                reply = self._create(messages, schema, max_tokens)
+        except openai.BadRequestError as exc:
+            raise _overflow(exc) or CopilotError(f"the LLM endpoint refused the request: {exc}") from None
         except openai.OpenAIError as exc:
             raise CopilotError(f"the LLM endpoint failed: {exc}") from None
         usage = reply.usage
@@ -70,3 +74,23 @@ class OpenAICompatibleLLM:
             temperature=0,
             response_format=fmt,
         )
+
+
+# How OpenAI, vLLM and llama.cpp's server say a prompt is over the context, and the counts they give
+_OVERFLOW = re.compile(r"context_length_exceeded|maximum context length|context (?:size|length|window)", re.I)
+_CONTEXT_TOKENS = re.compile(r"(?:maximum context length is|context size \(?) ?(\d+)", re.I)
+_PROMPT_TOKENS = re.compile(r"(?:resulted in|requested|request \() ?(\d+) tokens", re.I)
+
+
+def _overflow(exc: Exception) -> ContextOverflow | None:
+    """The endpoint's refusal as a `ContextOverflow`, if it is one."""
+    text = f"{getattr(exc, 'code', '')} {exc}"
+    if not _OVERFLOW.search(text):
+        return None
+    context, prompt = _CONTEXT_TOKENS.search(text), _PROMPT_TOKENS.search(text)
+    return ContextOverflow(
+        f"the prompt is longer than the LLM's context: {exc}",
+        int(prompt.group(1)) if prompt else None,
+        int(context.group(1)) if context else None,
+    )
+

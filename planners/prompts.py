@@ -96,9 +96,51 @@ def plan_user(request: Request, feedback: list[str]) -> str:
     return text
 
 
-def facts_block(evidence: list[Evidence]) -> str:
-    lines = [f"[{e.tool}] {e.facts}" if not e.error else f"[{e.tool}] failed: {e.error}" for e in evidence]
+def facts_block(evidence: list[Evidence], budget: int | None = None, clips: dict[str, float] | None = None) -> str:
+    """The measurements, one line a step, saying which part of a clip a step ran on (``clips``: their durations);
+    with ``budget``, the longest are cut so all fit in that many characters."""
+    steps = [_step(e, clips or {}) for e in evidence]
+    lines = [f"[{s}] {e.facts}" if not e.error else f"[{s}] failed: {e.error}" for s, e in zip(steps, evidence, strict=True)]
+    if budget is not None:
+        lines = cut_to_fit(lines, budget)
     return "\n".join(lines) or "(no measurements: every tool failed or none was run)"
+
+
+def _step(evidence: Evidence, clips: dict[str, float]) -> str:
+    """The tool, and the part of the clip it ran on when not all of it: "asr on 840-900 s of the 950.6 s clip"."""
+    start, end = evidence.args.get("start"), evidence.args.get("end")
+    if start is None and end is None:
+        return evidence.tool
+    name = evidence.args.get("audio", "audio1")
+    whole = clips.get(name)
+    of = "" if whole is None else f" of the {whole:.1f} s clip" if len(clips) == 1 else f" of {name} ({whole:.1f} s)"
+    span = f"{start or 0:g}-{end:g} s" if end is not None else f"{start:g} s to the end"
+    return f"{evidence.tool} on {span}{of}"
+
+
+def cut_to_fit(texts: list[str], budget: int) -> list[str]:
+    """``texts`` within ``budget`` characters in all: the longest are cut to one length, the shorter left whole.
+
+    A cut text keeps its first two thirds and its last third (a transcript's opening and its close) around a
+    marker that says how much is left out.
+    """
+    remaining, cap = budget, None
+    by_length = sorted(len(t) for t in texts)
+    for i, length in enumerate(by_length):
+        if length * (len(texts) - i) > remaining:
+            cap = remaining // (len(texts) - i)
+            break
+        remaining -= length
+    if cap is None:
+        return texts
+    return [t if len(t) <= cap else _cut(t, cap) for t in texts]
+
+
+def _cut(text: str, length: int) -> str:
+    keep = max(length - 60, 0)  # room for the marker
+    head = text[: keep * 2 // 3].rsplit(" ", 1)[0]
+    tail = text[len(text) - keep // 3 :].split(" ", 1)[-1] if keep >= 3 else ""
+    return f"{head} [... {len(text) - len(head) - len(tail):,} characters left out to fit the LLM's context ...] {tail}"
 
 
 INFERENCE_HINT = """This question asks for an inference: name the one most plausible, specific activity or situation
@@ -111,8 +153,8 @@ _INFERENCE = re.compile(
 )
 
 
-def answer_user(request: Request, evidence: list[Evidence]) -> str:
-    text = f"Measurements:\n{facts_block(evidence)}\n\nQuestion: {request.question}"
+def answer_user(request: Request, evidence: list[Evidence], budget: int | None = None) -> str:
+    text = f"Measurements:\n{facts_block(evidence, budget, request.clips)}\n\nQuestion: {request.question}"
     if request.options:
         text += f"\nOptions: {request.option_text()}"
     elif _INFERENCE.search(request.question):

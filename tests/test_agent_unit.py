@@ -11,12 +11,13 @@ from copilot.agent import Copilot
 from copilot.answer import Evidence, Request, match_option, split_options
 from copilot.audio import from_array
 from copilot.cache import ToolCache
-from copilot.errors import ToolError
+from copilot.errors import ContextOverflow, ToolError
 from copilot.planners import prompts
 from copilot.planners.base import Completion
-from copilot.planners.llm import LLMPlanner, link_options
+from copilot.planners.llm import LLMPlanner, complete_fitted, link_options
 from copilot.program import Program, ProgramError, Step, parse, validate
 from copilot.registry import Registry
+from copilot.render import render_answer
 from copilot.tool import Attribute, SpanInput, ToolInput, ToolOutput, tool
 
 CALLS: list[str] = []
@@ -312,3 +313,86 @@ def test_evidence_whose_labels_hold_none_of_its_values_leaves_the_link_to_the_ne
     request = Request(question="Which singer shares the speaker's gender?", options=["Adele", "Elvis Presley"])
     draft = link_options(request, [speech, gender], llm)
     assert draft.choice == 0 and "gender female" in draft.text
+
+
+class SmallContextLLM:
+    """An LLM whose context holds ``context`` tokens of four characters each, refusing longer prompts as
+    llama.cpp does (with the counts) or as a server that gives none; ``plan`` is its first reply."""
+
+    name = "small"
+
+    def __init__(self, context: int, counts: bool = True, plan: str | None = None):
+        self.context, self.counts, self.plan, self.prompts = context, counts, plan, []
+
+    def complete(self, messages, schema, max_tokens) -> Completion:
+        if self.plan is not None:
+            reply, self.plan = self.plan, None
+            return Completion(text=reply)
+        tokens = sum(len(m["content"]) for m in messages) // 4
+        self.prompts.append(messages[-1]["content"])
+        if tokens + max_tokens > self.context:
+            raise ContextOverflow("too long", *((tokens, self.context) if self.counts else (None, None)))
+        return Completion(text=json.dumps({"answer": "a talk about licences"}))
+
+
+WORDS = " ".join(f"word{i}" for i in range(6000))  # 47,000 characters, an hour's talk is about 50,000
+
+
+class Said(ToolOutput):
+    text: str
+
+    def facts(self) -> str:
+        return f"Transcript: {self.text}"
+
+
+@tool()
+def said(args: ToolInput, clips) -> Said:
+    """A long transcript."""
+    return Said(text=WORDS)
+
+
+def test_the_longest_texts_are_cut_to_one_length_keeping_their_start_and_end():
+    texts = ["Speech sounds: Speech (0.91)", f"Transcript: {WORDS}", "Spoken language: English " * 40]
+    cut = prompts.cut_to_fit(texts, 3000)
+    assert cut[0] == texts[0] and cut[2] == texts[2]  # short enough to stay whole
+    assert sum(map(len, cut)) <= 3000 + 10
+    assert cut[1].startswith("Transcript: word0 word1 ") and cut[1].endswith(" word5998 word5999")
+    assert "characters left out to fit the LLM's context" in cut[1]
+    assert prompts.cut_to_fit(texts, 10**6) == texts
+
+
+@pytest.mark.parametrize("counts", [True, False], ids=["with token counts", "without"])
+def test_measurements_over_the_context_are_cut_to_fit_and_the_answer_says_so(counts):
+    llm = SmallContextLLM(context=2048, counts=counts)
+    evidence = [Evidence(step="s1", tool="asr", facts=f"Transcript: {WORDS}")]
+    reply, notes = complete_fitted(llm, "Answer.", Request(question="What is it about?"), evidence, {}, 200)
+    assert json.loads(reply.text)["answer"] == "a talk about licences"
+    assert len(llm.prompts) >= 2 and len(llm.prompts[-1]) < 4 * 2048
+    assert "word0 " in llm.prompts[-1] and "word5999" in llm.prompts[-1]
+    assert notes and notes[0].startswith(f"the measurements were cut from {len('[asr] Transcript: ' + WORDS):,} to ")
+
+
+def test_the_note_on_cut_measurements_reaches_the_answer(tmp_path, clips):
+    llm = SmallContextLLM(context=2048, plan=program({"tool": "said", "args": {}}))
+    agent = Copilot(LLMPlanner(llm), Registry([said]), ToolCache(tmp_path / "cache.sqlite"))
+    answer = agent.ask(clips, "What is said?")
+    assert answer.text == "a talk about licences" and answer.evidence[0].output["text"] == WORDS
+    assert "Notes: the measurements were cut from " in render_answer(answer)
+
+
+def test_a_question_whose_measurements_cannot_fit_fails_with_a_clear_error():
+    llm = SmallContextLLM(context=250)  # not even the question and the reply fit
+    evidence = [Evidence(step="s1", tool="asr", facts=f"Transcript: {WORDS}")]
+    with pytest.raises(ContextOverflow, match="even with the measurements cut down"):
+        complete_fitted(llm, "Answer.", Request(question="What is it about?"), evidence, {}, 200)
+
+
+def test_a_step_on_part_of_a_clip_says_which_part_in_the_answer_prompt():
+    part = Evidence(step="s1", tool="asr", args={"audio": "audio1", "start": 849.6, "end": 939.6}, facts="Transcript: x")
+    request = Request(question="What is said in the last minute?", clips={"audio1": 950.62})
+    assert "[asr on 849.6-939.6 s of the 950.6 s clip] Transcript: x" in prompts.answer_user(request, [part])
+    rest = Evidence(step="s2", tool="gender", args={"audio": "audio2", "start": 2.5}, facts="Gender: male")
+    two = Request(question="Who speaks last?", clips={"audio1": 950.62, "audio2": 6.0})
+    assert "[gender on 2.5 s to the end of audio2 (6.0 s)] Gender: male" in prompts.answer_user(two, [rest])
+    whole = Evidence(step="s1", tool="asr", args={"audio": "audio1"}, facts="Transcript: x")
+    assert "[asr] Transcript: x" in prompts.answer_user(request, [whole])

@@ -1,4 +1,5 @@
-"""The embedded LLM (llama.cpp through xllamacpp, the small model): schema order, saved prompt caches, a locked listener."""
+"""The embedded LLM (llama.cpp through xllamacpp, the small model): schema order, saved prompt caches, a locked
+listener, prompts over its context."""
 
 from __future__ import annotations
 
@@ -6,11 +7,15 @@ import gc
 import json
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
+from copilot.answer import Evidence, Request
+from copilot.errors import ContextOverflow
 from copilot.planners import prompts
 from copilot.planners.embedded import EmbeddedLLM
+from copilot.planners.llm import LLMPlanner
 from copilot.registry import default_registry
 
 MODEL = "qwen2.5-coder-0.5b"
@@ -72,3 +77,16 @@ def test_llama_cpp_listener_refuses_callers_without_the_key(tmp_path):
         opener.open(request, timeout=10)
     assert refused.value.code == 401
     assert not list((tmp_path / "llm-slots").glob("*"))
+
+
+def test_a_transcript_over_the_context_is_cut_to_fit_and_the_answer_says_so(tmp_path):
+    licence = " ".join(Path("/usr/share/common-licenses/GPL-3").read_text().split())[:12000]  # Debian's base-files
+    evidence = [Evidence(step="s1", tool="asr", facts=f'Transcript (en, p=0.99): "{licence}"')]
+    llm = EmbeddedLLM(MODEL, n_ctx=1024, cache_dir=tmp_path)
+    messages = [{"role": "system", "content": prompts.ANSWER_RULES}, {"role": "user", "content": licence}]
+    with pytest.raises(ContextOverflow) as refused:
+        llm.complete(messages, prompts.ANSWER_SCHEMA, max_tokens=100)
+    assert refused.value.context_tokens == 1024 and refused.value.prompt_tokens > 2000
+    draft = LLMPlanner(llm).answer(Request(question="What is the recording about?"), evidence)
+    assert draft.notes[0].startswith("the measurements were cut from 12,") and draft.text
+    assert "licen" in draft.text.lower() or "software" in draft.text.lower(), draft.text

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
 from copilot.agent import Copilot
+from copilot.answer import Evidence, Request
 from copilot.audio import load
 from copilot.cache import ToolCache
+from copilot.errors import ContextOverflow
 from copilot.planners.llm import LLMPlanner
 from copilot.planners.openai_compatible import OpenAICompatibleLLM
 from tests import corpora
@@ -41,3 +44,16 @@ def test_the_agent_plans_and_answers_through_the_endpoint(server_url, tmp_path):
     assert [e.tool for e in answer.evidence if not e.error] == ["asr"]
     assert "cambridge" in answer.evidence[0].output["text"].lower()
     assert "cambridge" in answer.text.lower()
+
+
+def test_a_prompt_over_the_servers_context_is_cut_to_fit(server_url):
+    llm = OpenAICompatibleLLM(model="local", base_url=server_url, api_key="none")
+    licence = " ".join(Path("/usr/share/common-licenses/GPL-3").read_text().split())[:24000]  # Debian's base-files
+    schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
+    with pytest.raises(ContextOverflow) as refused:
+        llm.complete([{"role": "user", "content": licence}], schema, 50)
+    assert refused.value.context_tokens and refused.value.prompt_tokens > refused.value.context_tokens
+    assert llm._json_schema  # an over-long prompt is not taken for a server without structured output
+    evidence = [Evidence(step="s1", tool="asr", facts=f'Transcript (en, p=0.99): "{licence}"')]
+    draft = LLMPlanner(llm).answer(Request(question="What is the recording about?"), evidence)
+    assert draft.notes[0].startswith("the measurements were cut from 24,") and draft.text

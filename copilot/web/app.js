@@ -190,6 +190,7 @@ function render(answer) {
   $("answer").textContent = answer.text;
   $("choice").textContent = answer.choice ? `Choice: ${answer.choice}` : "";
   $("problems").replaceChildren(...answer.trace.problems.map((p) => el("li", {}, p)));
+  $("notes").replaceChildren(...answer.trace.notes.map((n) => el("li", {}, n)));
   const rounds = answer.trace.rounds.length;
   $("trace").textContent = `Planner ${answer.trace.planner}, ${rounds} round${rounds === 1 ? "" : "s"}, answered by ${answer.trace.answered_by || "the LLM"}.`;
   drawProgram(answer.program, answer.evidence);
