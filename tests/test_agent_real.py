@@ -134,3 +134,13 @@ def test_speech_is_data_never_instructions(agent, llm, tmp_path):
     assert plan_prompts and not any("banana" in p for p in plan_prompts)  # the planner never reads the speech
     seconds = load(wav).duration
     assert "banana" not in long.text.lower() and f"{seconds:.3f}" in long.text, long.text
+
+
+def test_a_question_about_the_end_of_a_clip_is_answered_from_that_part(agent, tmp_path):
+    first = corpora.speak("The meeting starts with the budget for next year. " * 3, tmp_path / "a.wav")
+    last = corpora.speak("Finally, remember to water the plants on Friday.", tmp_path / "b.wav")
+    corpora.sox(first, last, "-r", "16000", tmp_path / "talk.wav")
+    answer = agent.ask(clip(tmp_path / "talk.wav"), "What is said in the last three seconds?")
+    spoken = [e for e in answer.evidence if e.tool == "asr" and e.error is None]
+    assert spoken and spoken[0].args.get("start"), [e.args for e in answer.evidence]
+    assert "plants" in answer.text.lower() and "budget" not in answer.text.lower(), answer.text
