@@ -32,7 +32,8 @@ def choose(request: Request, evidence: list[Evidence], llm: LLM) -> Draft:
         completion, notes = complete_fitted(llm, prompts.CHOICE_RULES, request, evidence, prompts.choice_schema(request), 160)
         reply = json.loads(completion.text)
         index = request.options.index(reply["answer"])
-        text = f"({request.letters[index]}) {reply['answer']}. {reply['reasoning']}".strip()
+        reasoning = whole_sentences(reply["reasoning"], prompts.REASONING_CHARS)
+        text = f"({request.letters[index]}) {reply['answer']}. {reasoning}".strip()
         return Draft(text=text, choice=index, notes=notes)
     if _YES_NO.match(request.question):
         # a yes/no question is a two-option choice: reasoning first, then the held-to-schema verdict
@@ -41,8 +42,16 @@ def choose(request: Request, evidence: list[Evidence], llm: LLM) -> Draft:
         text = f"{'Yes' if verdict.choice == 0 else 'No'}. {reasoning}".strip()
         return Draft(text=text, answered_by=verdict.answered_by, notes=verdict.notes)
     completion, notes = complete_fitted(llm, prompts.ANSWER_RULES, request, evidence, prompts.ANSWER_SCHEMA, 200)
-    text = json.loads(completion.text)["answer"].strip()
+    text = whole_sentences(json.loads(completion.text)["answer"].strip(), prompts.ANSWER_CHARS)
     return Draft(text=ground_numbers(text, request, evidence), notes=notes)
+
+
+def whole_sentences(text: str, cap: int) -> str:
+    """``text`` without the sentence that the schema's length ``cap`` cut off mid-word."""
+    if len(text) < cap:
+        return text
+    end = max(text.rfind(". "), text.rfind("! "), text.rfind("? "), text.rfind(".\n"))
+    return text[: end + 1] if end > 0 else f"{text.rstrip()}..."
 
 
 def complete_fitted(

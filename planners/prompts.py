@@ -189,12 +189,15 @@ def program_schema(registry: Registry, clips: int = 2) -> dict[str, Any]:
     }
 
 
+ANSWER_CHARS, REASONING_CHARS = 600, 300  # caps on what the LLM writes: a small model otherwise rambles on
+
+
 def choice_schema(request: Request) -> dict[str, Any]:
     """Reasoning, then one option's full text: small models copy the text they reasoned about more
     faithfully than they map it to a letter (they over-pick "(b)")."""
     return {
         "type": "object",
-        "properties": {"reasoning": {"type": "string", "maxLength": 300}, "answer": {"enum": request.options}},
+        "properties": {"reasoning": {"type": "string", "maxLength": REASONING_CHARS}, "answer": {"enum": request.options}},
         "required": ["reasoning", "answer"],
         "additionalProperties": False,
     }
@@ -216,7 +219,7 @@ def link_schema(request: Request, attribute: Attribute) -> dict[str, Any]:
 
 ANSWER_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "properties": {"answer": {"type": "string", "maxLength": 600}},
+    "properties": {"answer": {"type": "string", "maxLength": ANSWER_CHARS}},
     "required": ["answer"],
     "additionalProperties": False,
 }

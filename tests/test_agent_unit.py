@@ -14,7 +14,7 @@ from copilot.cache import ToolCache
 from copilot.errors import ContextOverflow, ToolError
 from copilot.planners import prompts
 from copilot.planners.base import Completion
-from copilot.planners.llm import LLMPlanner, complete_fitted, link_options
+from copilot.planners.llm import LLMPlanner, complete_fitted, link_options, whole_sentences
 from copilot.program import Program, ProgramError, Step, parse, validate
 from copilot.registry import Registry
 from copilot.render import render_answer
@@ -396,3 +396,13 @@ def test_a_step_on_part_of_a_clip_says_which_part_in_the_answer_prompt():
     assert "[gender on 2.5 s to the end of audio2 (6.0 s)] Gender: male" in prompts.answer_user(two, [rest])
     whole = Evidence(step="s1", tool="asr", args={"audio": "audio1"}, facts="Transcript: x")
     assert "[asr] Transcript: x" in prompts.answer_user(request, [whole])
+
+
+def test_an_answer_cut_off_by_its_length_cap_ends_at_its_last_whole_sentence(agent_with, clips):
+    rambling = "The clip is loud. It has one peak. " + "It goes on and on " * 40
+    agent, _ = agent_with(program({"tool": "peak", "args": {}}), json.dumps({"answer": rambling[: prompts.ANSWER_CHARS]}))
+    answer = agent.ask(clips, "Describe the clip.")
+    assert answer.text == "The clip is loud. It has one peak."
+    short = "A peak, and no sentence end"
+    assert whole_sentences(short, prompts.ANSWER_CHARS) == short
+    assert whole_sentences("x" * 300, 300) == "x" * 300 + "..."
