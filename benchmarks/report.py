@@ -260,8 +260,10 @@ def chart(by_bench: dict[str, dict[str, list[Result]]], path: Path) -> Path:
         series = {s: dict(rows(rs)) for s, rs in systems.items()}
         published = PUBLISHED.get(bench, {}).get(metric.key, {})
         models = list(dict.fromkeys(m for f in published.values() for m in f))
-        bars: list[tuple[str, list[float], str | None]] = [(series_label(s, metric, systems[s]), [_best(metric, series[s].get(lb)) for lb in labels], None)
-                for s in sorted(systems)]
+        bars: list[tuple[str, list[float], str | None]] = [
+            (series_label(s, metric, systems[s]), [_best(metric, series[s].get(lb)) for lb in labels], None)
+            for s in sorted(systems)
+        ]
         bars += [(f"{m} (published)", [float(published.get(lb, {}).get(m, 0.0)) for lb in labels], "//")
                  for m in models]
         width = 0.8 / len(bars)

@@ -60,7 +60,6 @@ def complete_fitted(
     """The LLM's reply to the answer prompt, and notes; a prompt over the LLM's context is sent again with the
     measurements cut to fit (an hour's transcript is about three times a 4096-token context), and a note says so."""
     budget: int | None = None
-    full = len(prompts.facts_block(evidence, None, request.clips))
     for _ in range(FIT_ATTEMPTS):
         user = prompts.answer_user(request, evidence, budget)
         try:
@@ -73,6 +72,7 @@ def complete_fitted(
             continue
         if budget is None:
             return reply, []
+        full = len(prompts.facts_block(evidence, None, request.clips))
         return reply, [f"the measurements were cut from {full:,} to {budget:,} characters to fit the LLM's context"]
     raise ContextOverflow(f"the measurements did not fit the LLM's context after {FIT_ATTEMPTS} cuts")
 

@@ -139,7 +139,7 @@ def cut_to_fit(texts: list[str], budget: int) -> list[str]:
 def _cut(text: str, length: int) -> str:
     keep = max(length - 60, 0)  # room for the marker
     head = text[: keep * 2 // 3].rsplit(" ", 1)[0]
-    tail = text[len(text) - keep // 3 :].split(" ", 1)[-1] if keep >= 3 else ""
+    tail = text[len(text) - keep // 3 :].split(" ", 1)[-1]
     return f"{head} [... {len(text) - len(head) - len(tail):,} characters left out to fit the LLM's context ...] {tail}"
 
 

@@ -35,9 +35,11 @@ LABELS = "class_labels_indices.csv"
 
 def _models_module() -> Any:
     """``panns_inference.models``, imported under a bare parent package so the real ``__init__`` (and its wget) never runs."""
+    if "panns_inference" in sys.modules:
+        return backends.import_library("panns_inference.models", "panns")
     spec = importlib.util.find_spec("panns_inference")
-    if "panns_inference" in sys.modules or spec is None or spec.submodule_search_locations is None:
-        return backends.import_library("panns_inference.models", "panns")  # imported already, or a clear error
+    if spec is None or spec.submodule_search_locations is None:
+        return backends.import_library("panns_inference.models", "panns")  # not installed: its one-line error
     parent = types.ModuleType("panns_inference")
     parent.__path__ = list(spec.submodule_search_locations)
     sys.modules["panns_inference"] = parent
