@@ -3,7 +3,7 @@ prompt an end-to-end audio LLM receives."""
 
 from __future__ import annotations
 
-import string
+from copilot.answer import Request
 
 JASCO_QUESTION = "What are the speakers possibly doing?"
 """The question of the project's jasco-dev items.jsonl; JASCO's v0.csv has no question column, so it is assumed there."""
@@ -107,5 +107,5 @@ def audio_llm_prompt(question: str, options: list[str]) -> str:
     """The text an end-to-end audio LLM receives with the audio: the question, and its options when it has any."""
     if not options:
         return question
-    listed = " ".join(f"({letter}) {text}" for letter, text in zip(string.ascii_lowercase, options, strict=False))
+    listed = Request(question=question, options=options).option_text()
     return f"{question}\nOptions: {listed}\nAnswer with the letter and the text of the one correct option."
