@@ -5,7 +5,8 @@
       └──(invalid, or a step failed, and rounds left)── review ──> answer ──> END
 
 A failed step or an invalid program goes back to the planner with the problems, for at most
-``max_rounds`` rounds; after that the agent answers from what it has and says what failed.
+``max_rounds`` rounds; after that the agent answers from what it has and says what failed. A step that
+found nothing to measure (`NothingToMeasure`: no speech in the range) is a finding, not a problem to repair.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from langgraph.types import Send
 from copilot.answer import Answer, Evidence, Request, Trace
 from copilot.cache import ToolCache
 from copilot.config import Settings
-from copilot.errors import CopilotError
+from copilot.errors import CopilotError, NothingToMeasure
 from copilot.planners.base import Draft, Planner
 from copilot.program import Program, ProgramError, Step, dependencies, resolve, validate
 from copilot.registry import Registry, default_registry
@@ -169,16 +170,19 @@ class Copilot:
         except FutureTimeout:
             evidence.error = f"{step.tool} took longer than {self.step_timeout:.0f} s and was abandoned"
         except CopilotError as exc:
-            evidence.error = str(exc)
+            evidence.error, evidence.final = str(exc), isinstance(exc, NothingToMeasure)
         evidence.seconds = round(time.perf_counter() - started, 3)
         return {"evidence": {f"{state['round']}:{step.id}": evidence}, "timings": {f"step.{step.id}.{step.tool}": evidence.seconds}}
 
     def _review(self, state: State) -> dict[str, Any]:
         done = self._current(state)
-        problems = [f"step {e.step!r} ({e.tool}) failed: {e.error}" for e in done.values() if e.error]
+        failed = [e for e in done.values() if e.error]
+        problems = [f"step {e.step!r} ({e.tool}) failed: {e.error}" for e in failed]
         blocked = [s.id for s in state["rounds"][-1].steps if s.id not in done]
         problems += [f"step {sid!r} did not run because a step it needs failed" for sid in blocked]
-        return {"problems": problems, "all_problems": problems}
+        # no other program finds speech where a tool found none: only other failures are worth another round
+        fixable = any(not e.final for e in failed)
+        return {"problems": problems if fixable else [], "all_problems": problems}
 
     def _after_review(self, state: State) -> str:
         return "plan" if state["problems"] and len(state["rounds"]) < self.max_rounds else "answer"

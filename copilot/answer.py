@@ -48,6 +48,7 @@ class Evidence(BaseModel):
     labels: list[str] = Field(default_factory=list)
     attribute: Attribute | None = Field(None, exclude=True, description="the closed set the labels come from")
     error: str | None = None
+    final: bool = Field(False, exclude=True, description="the error is a finding about the audio (no speech to measure)")
     cached: bool = False
     seconds: float = 0.0
 

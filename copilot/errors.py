@@ -21,6 +21,11 @@ class ToolError(CopilotError):
     """An unknown tool, invalid tool arguments, or a tool that failed on its input."""
 
 
+class NothingToMeasure(ToolError):
+    """A tool that found nothing it can measure in its range (no speech, no voice pitch): a finding about the audio,
+    which the agent answers with instead of asking the planner for another program."""
+
+
 class ContextOverflow(CopilotError):
     """A prompt that, with room for the reply, is longer than the LLM's context; ``prompt_tokens`` (the prompt
     alone) and ``context_tokens`` when the server said."""

@@ -104,6 +104,16 @@ def test_is_there_a_dog_barking(agent, tmp_path):
     assert re.match(r"\W*yes\b", answer.text.lower()), answer.text
 
 
+def test_a_voice_question_about_a_clip_without_speech_is_answered_in_one_round(agent, tmp_path):
+    bark = tmp_path / "bark.wav"
+    corpora.sox(corpora.gcompris_sound(*corpora.DOG_BARK), "-r", "16000", "-c", "1", bark, "pad", "1", "1")
+    answer = agent.ask(clip(bark), "What is the gender of the speaker?")
+    failed = [e for e in answer.evidence if e.tool == "gender"]
+    assert failed and failed[0].error.startswith("no speech detected in audio1"), answer.evidence
+    assert len(answer.trace.rounds) == 1, answer.trace.problems  # no speech is a finding, not a plan to repair
+    assert re.search(r"no (speech|speaker|voice)|cannot|can't|unable", answer.text.lower()), answer.text
+
+
 def test_same_or_different_speaker_across_two_clips(agent):
     (a, _), (b, _) = corpora.librivox()[0], corpora.librivox()[2]
     female = corpora.require(corpora.ALSA_SOUNDS / "Front_Center.wav", "alsa-utils")

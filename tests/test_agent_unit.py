@@ -11,7 +11,7 @@ from copilot.agent import Copilot
 from copilot.answer import Evidence, Request, match_option, split_options
 from copilot.audio import from_array
 from copilot.cache import ToolCache
-from copilot.errors import ContextOverflow, ToolError
+from copilot.errors import ContextOverflow, NothingToMeasure, ToolError
 from copilot.planners import prompts
 from copilot.planners.base import Completion
 from copilot.planners.llm import LLMPlanner, complete_fitted, link_options, whole_sentences
@@ -63,7 +63,13 @@ def broken(args: ToolInput, clips) -> Peak:
     raise ToolError("this tool always fails")
 
 
-REGISTRY = Registry([peak, kind, broken])
+@tool()
+def voice(args: ToolInput, clips) -> Peak:
+    """Measures a voice, when the clip has one."""
+    raise NothingToMeasure("no speech detected in audio1: voice needs a voice")
+
+
+REGISTRY = Registry([peak, kind, broken, voice])
 
 
 class ScriptedLLM:
@@ -111,7 +117,7 @@ def test_validation_lists_every_problem():
     with pytest.raises(ProgramError) as info:
         validate(bad, REGISTRY, ["audio1"])
     text = " | ".join(info.value.problems)
-    assert "step 'a': unknown tool 'nope'; use one of: peak, kind, broken" in text
+    assert "step 'a': unknown tool 'nope'; use one of: peak, kind, broken, voice" in text
     assert "step 'b': start: Input should be greater than or equal to 0" in text
     assert "step 'c': peak has no argument loud" in text
     assert "step 'd': waits for unknown step 'zzz'" in text
@@ -162,6 +168,29 @@ def test_a_failing_step_goes_back_to_the_planner_and_then_the_answer_says_what_f
     assert answer.evidence[0].error == "this tool always fails"
     assert any("failed: this tool always fails" in p for p in answer.trace.problems)
     assert "failed: this tool always fails" in llm.prompts[-1]  # the answer step is told
+
+
+def test_a_step_that_finds_nothing_to_measure_is_answered_with_not_planned_again(agent_with, clips):
+    agent, llm = agent_with(
+        program({"tool": "voice", "args": {}}, {"tool": "peak", "args": {}}),
+        json.dumps({"answer": "There is no voice in the clip."}),
+    )
+    answer = agent.ask(clips, "What kind of voice is it?")
+    assert len(answer.trace.rounds) == 1 and len(llm.prompts) == 2  # one plan, one answer
+    assert answer.trace.problems == ["step 's1' (voice) failed: no speech detected in audio1: voice needs a voice"]
+    assert "[voice] failed: no speech detected in audio1" in llm.prompts[-1] and "[peak] Peak: 0.80" in llm.prompts[-1]
+    assert answer.text == "There is no voice in the clip."
+
+
+def test_a_fixable_failure_beside_a_finding_still_goes_back_to_the_planner(agent_with, clips):
+    agent, llm = agent_with(
+        program({"tool": "voice", "args": {}}, {"tool": "broken", "args": {}}),
+        program({"tool": "peak", "args": {}}),
+        json.dumps({"answer": "The peak is 0.80."}),
+    )
+    answer = agent.ask(clips, "How loud is it?")
+    assert len(answer.trace.rounds) == 2
+    assert "no speech detected in audio1" in llm.prompts[1] and "this tool always fails" in llm.prompts[1]
 
 
 def test_references_pass_an_earlier_output_into_a_later_step(agent_with, clips):
@@ -268,7 +297,7 @@ def test_with_one_clip_the_program_schema_has_no_clip_argument_to_fill():
         variants = schema["properties"]["steps"]["items"]["anyOf"]
         return {v["properties"]["tool"]["const"]: set(v["properties"]["args"]["properties"]) for v in variants}
 
-    assert arguments(prompts.program_schema(REGISTRY, clips=1)) == {"peak": {"start", "end"}, "kind": set(), "broken": set()}
+    assert arguments(prompts.program_schema(REGISTRY, clips=1)) == {"peak": {"start", "end"}, "kind": set(), "broken": set(), "voice": set()}
     assert arguments(prompts.program_schema(REGISTRY, clips=2))["kind"] == {"audio"}
 
 

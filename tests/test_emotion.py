@@ -9,7 +9,7 @@ import pytest
 
 from copilot import backends
 from copilot.audio import SAMPLE_RATE, Audio, from_array, load
-from copilot.errors import ToolError
+from copilot.errors import NothingToMeasure
 from copilot.registry import default_registry
 from copilot.tools.emotion import (
     CUES,
@@ -110,5 +110,5 @@ def test_syllable_rate_is_close_on_a_real_reading():
 
 
 def test_too_little_speech_is_an_error():
-    with pytest.raises(ToolError, match=r"at least 0\.5 s is needed"):
+    with pytest.raises(NothingToMeasure, match=r"at least 0\.5 s is needed"):
         emotion({}, {"audio1": from_array(np.zeros(2 * SAMPLE_RATE, np.float32))})

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from copilot.audio import SAMPLE_RATE, Audio, from_array, load
-from copilot.errors import ToolError
+from copilot.errors import NothingToMeasure
 from copilot.tools.gender import BOUNDARY_HZ, classify, gender, median_f0
 from tests import corpora
 
@@ -106,8 +106,8 @@ def test_a_man_and_a_woman_by_speaker_and_by_time_range(librivox, alsa):
 def test_silence_and_whisper_are_refused(tmp_path):
     silence = from_array(np.zeros(2 * SAMPLE_RATE, np.float32))
     for args in ({}, {"by_speaker": True}):
-        with pytest.raises(ToolError, match="no speech detected in audio1"):
+        with pytest.raises(NothingToMeasure, match="no speech detected in audio1"):
             run(silence, **args)
     whisper = load(corpora.speak(SENTENCE, tmp_path / "w.wav", voice="en+whisper"))
-    with pytest.raises(ToolError, match="no measurable voice pitch"):
+    with pytest.raises(NothingToMeasure, match="no measurable voice pitch"):
         run(whisper)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from copilot.audio import SAMPLE_RATE, Audio, from_array, load
-from copilot.errors import ToolError
+from copilot.errors import NothingToMeasure, ToolError
 from copilot.tools.speaker import MIN_SPEECH, embed, embed_speech, speaker_verification, speech_of, threshold
 from tests import corpora
 
@@ -92,11 +92,11 @@ def test_two_turns_of_one_speaker_are_the_same(pyannote_sample, turns):
 def test_too_little_speech_is_refused(pyannote_sample, librivox):
     audio, _ = pyannote_sample
     with pytest.raises(
-        ToolError, match=rf"only 0\.\d s of speech in audio1 \(6\.69-7\.12 s\): at least {MIN_SPEECH:.0f} s"
+        NothingToMeasure, match=rf"only 0\.\d s of speech in audio1 \(6\.69-7\.12 s\): at least {MIN_SPEECH:.0f} s"
     ):
         verify({"audio1": audio}, start=6.69, end=7.12, other="audio1", other_start=11.0, other_end=14.5)
     silence = from_array(np.zeros(48_000, np.float32))
-    with pytest.raises(ToolError, match=r"only 0\.0 s of speech in audio2"):
+    with pytest.raises(NothingToMeasure, match=r"only 0\.0 s of speech in audio2"):
         verify({"audio1": librivox[0], "audio2": silence})
 
 

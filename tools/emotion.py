@@ -45,7 +45,7 @@ from pydantic import BaseModel, Field
 
 from copilot import backends
 from copilot.audio import SAMPLE_RATE, Audio
-from copilot.errors import ToolError
+from copilot.errors import NothingToMeasure
 from copilot.tool import Attribute, Clips, SpanInput, ToolOutput, tool
 
 MIN_SPEECH = 0.5  # seconds of speech needed for any guess
@@ -128,7 +128,7 @@ def _speech(audio: Audio) -> np.ndarray:
 
     speech = speech_of(audio)
     if len(speech) < MIN_SPEECH * SAMPLE_RATE:
-        raise ToolError(
+        raise NothingToMeasure(
             f"only {len(speech) / SAMPLE_RATE:.1f} s of speech in the range: at least {MIN_SPEECH} s is needed"
         )
     return speech

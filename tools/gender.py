@@ -32,7 +32,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from copilot.audio import SAMPLE_RATE, Audio
-from copilot.errors import ToolError
+from copilot.errors import NothingToMeasure
 from copilot.tool import Attribute, Clips, SpanInput, ToolOutput, tool
 from copilot.tools.diarization import diarize
 from copilot.tools.speaker import speech_samples
@@ -137,15 +137,15 @@ def gender(args: GenderInput, clips: Clips) -> GenderOutput:
     if not args.by_speaker:
         segments = speech_segments(audio)
         if not segments:
-            raise ToolError(f"no speech detected in {_where(args, audio)}: gender needs a voice")
+            raise NothingToMeasure(f"no speech detected in {_where(args, audio)}: gender needs a voice")
         f0 = median_f0(speech_samples(audio, segments))
         if f0 is None:
-            raise ToolError(f"no measurable voice pitch in the speech of {_where(args, audio)} (whisper or noise?)")
+            raise NothingToMeasure(f"no measurable voice pitch in the speech of {_where(args, audio)} (whisper or noise?)")
         label, confidence = classify(f0)
         return GenderOutput(gender=label, confidence=round(confidence, 2), median_f0_hz=round(f0, 1))
     turns = diarize(audio).turns
     if not turns:
-        raise ToolError(f"no speech detected in {_where(args, audio)}: gender needs a voice")
+        raise NothingToMeasure(f"no speech detected in {_where(args, audio)}: gender needs a voice")
     speakers = []
     for name in dict.fromkeys(t.speaker for t in turns):
         own = [t for t in turns if t.speaker == name]

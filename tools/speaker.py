@@ -41,7 +41,7 @@ from pydantic import Field
 
 from copilot import backends, models
 from copilot.audio import SAMPLE_RATE, Audio
-from copilot.errors import ToolError
+from copilot.errors import NothingToMeasure, ToolError
 from copilot.tool import Clips, Segment, SpanInput, ToolOutput, tool
 from copilot.tools.vad import speech_segments
 
@@ -143,7 +143,7 @@ def speech_of(audio: Audio) -> np.ndarray:
 def embed_speech(speech: np.ndarray, where: str) -> np.ndarray:
     """The speaker embedding (256-d, unit length) of speech samples: the mean of 1.6 s windows at 50% overlap.
 
-    Raises `ToolError` naming ``where`` when there is less than `MIN_SPEECH` seconds.
+    Raises `NothingToMeasure` naming ``where`` when there is less than `MIN_SPEECH` seconds.
     """
     require_speech(speech, where)
     mel = _mel_of(speech, _gain(speech))
@@ -152,10 +152,10 @@ def embed_speech(speech: np.ndarray, where: str) -> np.ndarray:
 
 
 def require_speech(speech: np.ndarray, where: str) -> None:
-    """Raise `ToolError` naming ``where`` when ``speech`` is shorter than `MIN_SPEECH` seconds."""
+    """Raise `NothingToMeasure` naming ``where`` when ``speech`` is shorter than `MIN_SPEECH` seconds."""
     found = len(speech) / SAMPLE_RATE
     if found < MIN_SPEECH:
-        raise ToolError(
+        raise NothingToMeasure(
             f"only {found:.1f} s of speech in {where}: at least {MIN_SPEECH:.0f} s is needed to compare voices"
         )
 
@@ -194,7 +194,7 @@ def threshold(speech_a: float, speech_b: float) -> float:
 @dataclass(frozen=True)
 class SpeakerEncoder:
     """A speaker backend: ``embed(speech, where)`` gives a unit-length voice embedding of speech samples
-    (a `ToolError` naming ``where`` when there is too little), ``threshold(seconds_a, seconds_b)`` the
+    (a `NothingToMeasure` naming ``where`` when there is too little), ``threshold(seconds_a, seconds_b)`` the
     same-speaker cosine threshold for that much speech on each side."""
 
     embed: Callable[[np.ndarray, str], np.ndarray]
