@@ -16,6 +16,7 @@ from copilot.tool import Attribute
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _YES_NO = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should)\b", re.I)
+_ALTERNATIVES = re.compile(r"\bor\b(?!\s+(?:not|no)\b)", re.I)  # "a man or a woman?" asks which; "or not?" asks whether
 FIT_ATTEMPTS = 4  # answer prompts tried, each with the measurements cut shorter, before the question fails
 MIN_FACTS = 400  # characters of measurements below which an answer is not worth composing
 
@@ -35,7 +36,7 @@ def choose(request: Request, evidence: list[Evidence], llm: LLM) -> Draft:
         reasoning = whole_sentences(reply["reasoning"], prompts.REASONING_CHARS)
         text = f"({request.letters[index]}) {reply['answer']}. {reasoning}".strip()
         return Draft(text=text, choice=index, notes=notes)
-    if _YES_NO.match(request.question):
+    if asks_yes_or_no(request.question):
         # a yes/no question is a two-option choice: reasoning first, then the held-to-schema verdict
         verdict = choose(request.model_copy(update={"options": ["yes", "no"]}), evidence, llm)
         reasoning = verdict.text.split(". ", 1)[1] if ". " in verdict.text else ""
@@ -44,6 +45,12 @@ def choose(request: Request, evidence: list[Evidence], llm: LLM) -> Draft:
     completion, notes = complete_fitted(llm, prompts.ANSWER_RULES, request, evidence, prompts.ANSWER_SCHEMA, 200)
     text = whole_sentences(json.loads(completion.text)["answer"].strip(), prompts.ANSWER_CHARS)
     return Draft(text=ground_numbers(text, request, evidence), notes=notes)
+
+
+def asks_yes_or_no(question: str) -> bool:
+    """Whether ``question`` is answered yes or no: "Is there a dog?", not "Is the speaker a man or a woman?"."""
+    asked = question.split("?", 1)[0]
+    return bool(_YES_NO.match(asked)) and not _ALTERNATIVES.search(asked)
 
 
 def whole_sentences(text: str, cap: int) -> str:

@@ -14,7 +14,7 @@ from copilot.cache import ToolCache
 from copilot.errors import ContextOverflow, NothingToMeasure, ToolError
 from copilot.planners import prompts
 from copilot.planners.base import Completion
-from copilot.planners.llm import LLMPlanner, complete_fitted, link_options, whole_sentences
+from copilot.planners.llm import LLMPlanner, asks_yes_or_no, complete_fitted, link_options, whole_sentences
 from copilot.program import Program, ProgramError, Step, parse, validate
 from copilot.registry import Registry
 from copilot.render import render_answer
@@ -290,6 +290,28 @@ def test_a_yes_no_question_is_held_to_yes_or_no(agent_with, clips):
     )
     answer = agent.ask(clips, "Is there a loud click?")
     assert answer.text == "Yes. The clip is loud." and answer.choice is None
+
+
+@pytest.mark.parametrize(
+    ("question", "yes_no"),
+    [
+        ("Is there a dog barking?", True),
+        ("Is it the same speaker in both clips, or not?", True),
+        ("Is there a dog? Answer yes or no.", True),
+        ("Does the speaker sound calm, yes or no?", True),
+        ("Is the speaker a man or a woman?", False),
+        ("Is the recording in English or in French?", False),
+        ("What is said, and is it loud?", False),
+    ],
+)
+def test_only_a_question_of_whether_is_held_to_yes_or_no(question, yes_no):
+    assert asks_yes_or_no(question) is yes_no
+
+
+def test_a_question_between_alternatives_gets_an_open_answer(agent_with, clips):
+    agent, _ = agent_with(program({"tool": "kind", "args": {}}), json.dumps({"answer": "It is loud."}))
+    answer = agent.ask(clips, "Is the clip loud or quiet?")
+    assert answer.text == "It is loud." and answer.choice is None
 
 
 def test_with_one_clip_the_program_schema_has_no_clip_argument_to_fill():
