@@ -63,12 +63,15 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "ask",
+        usage="copilot ask [options] AUDIO [AUDIO2] QUESTION [QUESTION ...]",
         help="answer questions about one or two clips",
         description="Plan tool calls for each question, run them, and answer from what they measured. "
         "Options written as (a) ... (b) ... in a question make it multiple choice. "
         "Several questions about the same clip reuse each other's tool outputs.",
     )
-    p.add_argument("inputs", nargs="+", metavar="AUDIO [AUDIO2] QUESTION [QUESTION ...]")
+    p.add_argument(
+        "inputs", nargs="+", metavar="AUDIO [AUDIO2] QUESTION", help="a clip (and a second one to compare), then questions"
+    )
     p.add_argument("--planner", default="embedded", help="embedded[:MODEL], openai[:MODEL] or fixed:TOOLS (default: embedded)")
     p.add_argument("--llm", default="embedded", help="the answering LLM of a fixed planner (default: embedded)")
     p.add_argument("--json", action="store_true", help="print answers with evidence, program and timings as JSON")
@@ -147,7 +150,13 @@ def _split_inputs(inputs: Sequence[str]) -> tuple[list[str], list[str]]:
     if len(inputs) < 2:
         raise CopilotError("give an audio file and a question, e.g. copilot ask clip.wav \"What is said?\"")
     n_audio = 2 if len(inputs) > 2 and Path(inputs[1]).is_file() else 1
-    return list(inputs[:n_audio]), list(inputs[n_audio:])
+    paths, questions = list(inputs[:n_audio]), list(inputs[n_audio:])
+    for question in questions:
+        if Path(question).is_file():
+            raise CopilotError(
+                f"{question} is a file, not a question: give one or two clips, then the questions about them"
+            )
+    return paths, questions
 
 
 def _ask(args: argparse.Namespace) -> None:

@@ -234,6 +234,14 @@ def test_bad_input_is_one_line(tmp_path: Path, kind: str) -> None:
     assert_one_line_error(copilot("run", "duration", path), phrase, str(path))
 
 
+def test_a_clip_after_the_questions_is_one_line(tmp_path: Path) -> None:
+    clips = [tmp_path / "a.wav", tmp_path / "b.wav"]
+    for clip in clips:
+        sf.write(clip, sine(16000, 1.0, 1), 16000)
+    run = copilot("ask", clips[0], "Is it loud?", clips[1], "What is said?")
+    assert_one_line_error(run, f"{clips[1]} is a file, not a question")
+
+
 def test_too_long_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "two-seconds.wav"
     sf.write(path, sine(16000, 2.0, 1), 16000)
