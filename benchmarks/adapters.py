@@ -20,8 +20,8 @@ from pydantic import ValidationError
 from copilot.answer import split_options
 from copilot.benchmarks.items import Item
 from copilot.benchmarks.prompts import JASCO_INSTRUCTIONS, JASCO_QUESTION
-from copilot.benchmarks.scorers import plain
 from copilot.errors import CopilotError
+from copilot.words import plain
 
 _LETTER = re.compile(r"^\s*[(（]?\s*([a-z])\s*[)）]", re.I)
 

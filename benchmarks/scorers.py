@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import re
 import string
-import threading
 from typing import TYPE_CHECKING
 
-import snowballstemmer
 from pydantic import BaseModel, Field
 
 from copilot.benchmarks.items import Item, Prediction
+from copilot.words import plain, says
 
 if TYPE_CHECKING:
     from copilot.benchmarks.judge import Judge
@@ -31,11 +30,6 @@ class Scored(BaseModel):
     scores: dict[str, float | str] = Field(default_factory=dict)
     choice: int | None = None
     judge: str | None = None
-
-
-def plain(text: str) -> str:
-    """Lower case, punctuation to spaces, single spaces: the form every text comparison here uses."""
-    return " ".join(re.sub(r"[^\w']+", " ", text.lower()).split())
 
 
 def parse_choice(text: str, options: list[str]) -> int | None:
@@ -127,33 +121,10 @@ def first_number(text: str) -> float | None:
     return float(match.group()) if match else None
 
 
-ARTICLES = {"a", "an", "the"}
-
-
-class _PerThread(threading.local):
-    """One stemmer per thread: a Snowball stemmer keeps the word it works on in its own state, and
-    `bench run --workers K` scores in threads."""
-
-    def __init__(self) -> None:
-        self.stemmer = snowballstemmer.stemmer("english")
-
-
-_english = _PerThread()
-
-
-def _stems(text: str) -> list[str]:
-    return _english.stemmer.stemWords([w for w in plain(text).split() if w not in ARTICLES])
-
-
 def keyword_hit(text: str, keywords: list[str]) -> bool:
     """Whether the answer says a reference keyword, its words in a row in any inflection ("fly a kite" hits
     "flying kites", "plants" hits "a plant"): JASCO's cheap proxy, which like its judge ignores verb tense."""
-    said = _stems(text)
-    for keyword in keywords:
-        wanted = _stems(keyword)
-        if wanted and any(said[i : i + len(wanted)] == wanted for i in range(len(said) - len(wanted) + 1)):
-            return True
-    return False
+    return any(says(text, keyword) for keyword in keywords)
 
 
 def refused(text: str) -> bool:
