@@ -102,6 +102,8 @@ def test_is_there_a_dog_barking(agent, tmp_path):
     answer = agent.ask(clip(bark), "Is there a dog barking in this recording?")
     assert "sound_events" in tools_run(answer)
     assert re.match(r"\W*yes\b", answer.text.lower()), answer.text
+    cat = agent.ask(clip(bark), "Is there a cat in this recording?")
+    assert cat.text.startswith("No.") and cat.trace.answered_by == "label match", cat.text  # the animal heard is a dog
 
 
 def test_a_voice_question_about_a_clip_without_speech_is_answered_in_one_round(agent, tmp_path):

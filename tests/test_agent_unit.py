@@ -14,7 +14,14 @@ from copilot.cache import ToolCache
 from copilot.errors import ContextOverflow, NothingToMeasure, ToolError
 from copilot.planners import prompts
 from copilot.planners.base import Completion
-from copilot.planners.llm import LLMPlanner, asks_yes_or_no, complete_fitted, link_options, whole_sentences
+from copilot.planners.llm import (
+    LLMPlanner,
+    asks_yes_or_no,
+    complete_fitted,
+    link_options,
+    whole_sentences,
+    yes_or_no_from_labels,
+)
 from copilot.program import Program, ProgramError, Step, parse, validate
 from copilot.registry import Registry
 from copilot.render import render_answer
@@ -288,8 +295,38 @@ def test_a_yes_no_question_is_held_to_yes_or_no(agent_with, clips):
         program({"id": "k", "tool": "kind", "args": {}}),
         json.dumps({"reasoning": "The clip is loud.", "answer": "yes"}),
     )
-    answer = agent.ask(clips, "Is there a loud click?")
+    answer = agent.ask(clips, "Is there a click?")
     assert answer.text == "Yes. The clip is loud." and answer.choice is None
+
+
+def test_a_yes_no_question_naming_the_measured_value_is_answered_by_the_label(agent_with, clips):
+    agent, llm = agent_with(program({"tool": "kind", "args": {}}), program({"tool": "kind", "args": {}}))
+    loud, quiet = agent.ask(clips, "Is the clip loud?"), agent.ask(clips, "Is the clip quiet, yes or no?")
+    assert loud.text == "Yes. The kind tool measured loudness: loud." and loud.trace.answered_by == "label match"
+    assert quiet.text == "No. The kind tool measured loudness: loud."
+    assert len(llm.prompts) == 2  # the two plans: no answer prompt
+
+
+@pytest.mark.parametrize(
+    ("question", "verdict"),
+    [
+        ("Is it raining?", "Yes. The sound_events tool measured Rain."),
+        ("Is there a dog barking?", "Yes. The sound_events tool measured animal: Dog."),
+        ("Is there a cat?", "No. The sound_events tool measured animal: Dog."),
+        ("Is the speaker speaking French?", "No. The language_id tool measured spoken language: English."),
+        ("Is there no rain?", None),  # a negation is left to the LLM
+        ("Is there music?", None),  # a sound the labels do not name: the LLM reads the facts
+    ],
+)
+def test_yes_or_no_from_the_labels(question, verdict):
+    animal = Attribute(name="animal", values=["cat", "dog"])
+    language = Attribute(name="spoken language", values=["English", "French"])
+    evidence = [
+        Evidence(step="s1", tool="sound_events", labels=["Rain", "Bark", "Dog"], attribute=animal),
+        Evidence(step="s2", tool="language_id", labels=["English", "French"], attribute=language),
+    ]
+    draft = yes_or_no_from_labels(question, evidence)
+    assert (draft.text if draft else None) == verdict
 
 
 @pytest.mark.parametrize(
