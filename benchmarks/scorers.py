@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field
 
 from copilot.benchmarks.items import Item, Prediction
-from copilot.words import plain, says
+from copilot.words import plain, says, stems
 
 if TYPE_CHECKING:
     from copilot.benchmarks.judge import Judge
@@ -124,7 +124,8 @@ def first_number(text: str) -> float | None:
 def keyword_hit(text: str, keywords: list[str]) -> bool:
     """Whether the answer says a reference keyword, its words in a row in any inflection ("fly a kite" hits
     "flying kites", "plants" hits "a plant"): JASCO's cheap proxy, which like its judge ignores verb tense."""
-    return any(says(text, keyword) for keyword in keywords)
+    said = stems(text)
+    return any(says(said, keyword) for keyword in keywords)
 
 
 def refused(text: str) -> bool:

@@ -31,8 +31,8 @@ def stems(text: str) -> list[str]:
     return _english.stemmer.stemWords([w for w in plain(text).split() if w not in ARTICLES])
 
 
-def says(text: str, phrase: str) -> bool:
-    """Whether ``text`` has ``phrase``'s words in a row, in any inflection: "flying kites" says "fly a kite",
-    "is it raining?" says "Rain"; "a team" does not say "tea"."""
-    said, wanted = stems(text), stems(phrase)
+def says(said: list[str], phrase: str) -> bool:
+    """Whether a text, given as its `stems`, has ``phrase``'s words in a row, in any inflection: "flying kites"
+    says "fly a kite", "is it raining?" says "Rain"; "a team" does not say "tea"."""
+    wanted = stems(phrase)
     return bool(wanted) and any(said[i : i + len(wanted)] == wanted for i in range(len(said) - len(wanted) + 1))

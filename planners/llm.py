@@ -13,7 +13,7 @@ from copilot.planners.base import LLM, Completion, Draft
 from copilot.program import Program, ProgramError, parse
 from copilot.registry import Registry
 from copilot.tool import Attribute
-from copilot.words import says
+from copilot.words import says, stems
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _YES_NO = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should)\b", re.I)
@@ -75,17 +75,18 @@ def yes_or_no_from_labels(question: str, evidence: list[Evidence]) -> Draft | No
     asked = _asked(question)
     if _NEGATION.search(asked):
         return None
+    said = stems(asked)
     for e in evidence:
         if e.attribute is None or e.error:
             continue
-        named = {normalise(v) for v in e.attribute.values if says(asked, v)}
+        named = {normalise(v) for v in e.attribute.values if says(said, v)}
         if named:
             values = _values(e.attribute, e.labels)
             top = values[0] if values else None
             verdict = "Yes" if top is not None and normalise(top) in named else "No"
             measured = f"{e.attribute.name}: {top}" if top else f"no {e.attribute.name}"
             return Draft(text=f"{verdict}. The {e.tool} tool measured {measured}.", answered_by="label match")
-    heard = next(((label, e) for e in evidence if not e.error for label in e.labels if says(asked, label)), None)
+    heard = next(((label, e) for e in evidence if not e.error for label in e.labels if says(said, label)), None)
     if heard is not None:
         return Draft(text=f"Yes. The {heard[1].tool} tool measured {heard[0]}.", answered_by="label match")
     return None
