@@ -16,8 +16,8 @@ def plain(text: str) -> str:
 
 
 class _PerThread(threading.local):
-    """One stemmer per thread: a Snowball stemmer keeps the word it works on in its own state, and
-    `bench run --workers K` scores in threads."""
+    """One stemmer per thread: a Snowball stemmer keeps the word it works on in its own state, and both
+    `bench run --workers K` and `copilot serve` work in threads."""
 
     def __init__(self) -> None:
         self.stemmer = snowballstemmer.stemmer("english")
