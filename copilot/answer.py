@@ -33,8 +33,13 @@ class Request(BaseModel):
     def letters(self) -> list[str]:
         return list(string.ascii_lowercase[: len(self.options)])
 
+    @property
+    def lettered(self) -> list[str]:
+        """The options as listed: ``(a) Female``."""
+        return [f"({letter}) {text}" for letter, text in zip(self.letters, self.options, strict=True)]
+
     def option_text(self) -> str:
-        return " ".join(f"({letter}) {text}" for letter, text in zip(self.letters, self.options, strict=True))
+        return " ".join(self.lettered)
 
 
 class Evidence(BaseModel):

@@ -30,14 +30,12 @@ def choose(request: Request, evidence: list[Evidence], llm: LLM) -> Draft:
         hit = match_option(request.options, [label for e in evidence for label in e.labels])
         if hit is not None:
             return Draft(text=f"({request.letters[hit]}) {request.options[hit]}", choice=hit, answered_by="label match")
-        linked = link_options(request, evidence, llm)
+        linked = link_options(request, evidence, llm) or choose_for_value(request, evidence, llm)
         if linked is not None:
             return linked
         completion, notes = complete_fitted(llm, prompts.CHOICE_RULES, request, evidence, prompts.choice_schema(request), 160)
-        reply = json.loads(completion.text)
-        index = request.options.index(reply["answer"])
-        reasoning = whole_sentences(reply["reasoning"], prompts.REASONING_CHARS)
-        text = f"({request.letters[index]}) {reply['answer']}. {reasoning}".strip()
+        index, reasoning = _picked(request, completion.text)
+        text = f"{request.lettered[index]}. {reasoning}".strip()
         return Draft(text=text, choice=index, notes=notes)
     if asks_yes_or_no(request.question):
         measured = yes_or_no_from_labels(request.question, evidence)
@@ -140,7 +138,7 @@ def link_options(request: Request, evidence: list[Evidence], llm: LLM) -> Draft 
     distinct = {normalise(option) for option in request.options}
     if len(distinct) < len(request.options) or distinct == {"yes", "no"}:
         return None
-    linkable = [(e.attribute, values) for e in evidence if e.attribute and (values := _values(e.attribute, e.labels))]
+    linkable = _linkable(evidence)
     if not linkable:
         return None
     attribute, values = linkable[0]
@@ -159,6 +157,39 @@ def link_options(request: Request, evidence: list[Evidence], llm: LLM) -> Draft 
     i = matches[0]
     reason = f"{request.options[i]} goes with the {attribute.name} {value}; the tools measured {', '.join(values[:3])}."
     return Draft(text=f"({request.letters[i]}) {request.options[i]}. {reason}", choice=i, answered_by="option links")
+
+
+def choose_for_value(request: Request, evidence: list[Evidence], llm: LLM) -> Draft | None:
+    """The LLM's pick for a question about a closed-set attribute the tools measured ("how does the animal heard
+    move?"), told only that attribute's likeliest value; None when the question names no measured attribute.
+
+    Handed every label ("Crow (1.00), Bird vocalization (0.82) ..."), a small model reasons from the labels ("bird
+    song: an insectivore"); told "the animal: crow", it recalls what a crow eats.
+    """
+    said = stems(request.question)
+    # by its head noun: a question about the "spoken language" may just say "the language"
+    named = [(a, values) for a, values in _linkable(evidence) if says(said, a.name.rsplit(" ", 1)[-1])]
+    if not named:
+        return None
+    attribute, values = named[0]
+    messages = [
+        {"role": "system", "content": prompts.VALUE_RULES.format(name=attribute.name)},
+        {"role": "user", "content": prompts.value_user(request, attribute, values[0])},
+    ]
+    index, reasoning = _picked(request, llm.complete(messages, prompts.choice_schema(request), 160).text)
+    text = f"{request.lettered[index]}. The tools measured the {attribute.name} {values[0]}. {reasoning}"
+    return Draft(text=text.strip(), choice=index, answered_by="measured value")
+
+
+def _picked(request: Request, reply: str) -> tuple[int, str]:
+    """The option a `prompts.choice_schema` reply picked, and its reasoning."""
+    parsed = json.loads(reply)
+    return request.lettered.index(parsed["answer"]), whole_sentences(parsed["reasoning"], prompts.REASONING_CHARS)
+
+
+def _linkable(evidence: list[Evidence]) -> list[tuple[Attribute, list[str]]]:
+    """Each closed-set attribute measured, with its values heard, likeliest first."""
+    return [(e.attribute, values) for e in evidence if e.attribute and not e.error and (values := _values(e.attribute, e.labels))]
 
 
 def _values(attribute: Attribute, labels: list[str]) -> list[str]:

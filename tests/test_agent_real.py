@@ -40,6 +40,14 @@ def agent(llm, tmp_path) -> Copilot:
     return Copilot(LLMPlanner(llm), cache=ToolCache(tmp_path / "cache.sqlite"))
 
 
+@pytest.fixture
+def meow(tmp_path) -> Path:
+    """A real cat's meow, from gcompris-qt-data."""
+    wav = tmp_path / "cat.wav"
+    corpora.sox(corpora.gcompris_sound("explore_farm_animals.rcc", "cat.ogg"), "-r", "16000", "-c", "1", wav)
+    return wav
+
+
 def clip(path: Path) -> dict:
     return {"audio1": load(path)}
 
@@ -80,13 +88,18 @@ def test_a_multi_hop_choice_links_each_option_to_the_measured_language(agent, tm
     assert answer.choice == "(c) Spätzle" and answer.trace.answered_by == "option links", answer.text
 
 
-def test_a_multi_hop_choice_links_each_option_to_the_animal_heard(agent, tmp_path):
-    meow = tmp_path / "cat.wav"
-    corpora.sox(corpora.gcompris_sound("explore_farm_animals.rcc", "cat.ogg"), "-r", "16000", "-c", "1", meow)
+def test_a_multi_hop_choice_links_each_option_to_the_animal_heard(agent, meow):
     question = "Which item is most essential to care for the animal heard in the recording?"
     answer = agent.ask(clip(meow), f"{question} (a) Birdcage (b) Litter box (c) Insect trap (d) Aquarium filter")
     assert "sound_events" in tools_run(answer)
     assert answer.choice == "(b) Litter box" and answer.trace.answered_by == "option links", answer.text
+
+
+def test_a_question_about_the_animal_heard_is_answered_from_that_animal(agent, meow):
+    question = "What is the diet of the animal heard in the recording?"
+    answer = agent.ask(clip(meow), f"{question} (a) Herbivore (b) Carnivore (c) Filter feeder (d) Nectarivore")
+    assert answer.choice == "(b) Carnivore" and answer.trace.answered_by == "measured value", answer.text
+    assert "measured the animal Cat" in answer.text
 
 
 def test_what_is_said(agent):

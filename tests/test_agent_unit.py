@@ -221,7 +221,7 @@ def test_a_label_that_names_an_option_answers_without_the_llm(agent_with, clips)
 def test_multiple_choice_is_held_to_the_options(agent_with, clips):
     agent, _ = agent_with(
         program({"id": "p", "tool": "peak", "args": {}}),
-        json.dumps({"reasoning": "A peak of 0.8 is loud.", "answer": "a loud click"}),
+        json.dumps({"reasoning": "A peak of 0.8 is loud.", "answer": "(a) a loud click"}),
     )
     answer = agent.ask(clips, "Which describes it? (a) a loud click (b) silence (c) music")
     assert answer.choice == "(a) a loud click"
@@ -241,10 +241,27 @@ def test_links_that_single_out_no_option_leave_the_choice_to_the_llm(agent_with,
     agent, _ = agent_with(
         program({"id": "k", "tool": "kind", "args": {}}),
         json.dumps({"a drum": "loud", "a trumpet": "loud"}),
-        json.dumps({"reasoning": "A click is a drum hit.", "answer": "a drum"}),
+        json.dumps({"reasoning": "A click is a drum hit.", "answer": "(a) a drum"}),
     )
     answer = agent.ask(clips, "Which instrument? (a) a drum (b) a trumpet")
     assert answer.choice == "(a) a drum" and answer.trace.answered_by == "llm"
+
+
+def test_a_question_about_the_measured_attribute_is_asked_about_its_value_alone(agent_with, clips):
+    agent, llm = agent_with(
+        program({"id": "p", "tool": "peak", "args": {}}, {"id": "k", "tool": "kind", "args": {}}),
+        json.dumps({"a drum": "loud", "a trumpet": "loud"}),
+        json.dumps({"reasoning": "A trumpet is the louder one.", "answer": "(b) a trumpet"}),
+    )
+    answer = agent.ask(clips, "Which instrument has this loudness? (a) a drum (b) a trumpet")
+    assert answer.choice == "(b) a trumpet" and answer.trace.answered_by == "measured value"
+    assert answer.text.startswith("(b) a trumpet. The tools measured the loudness loud.")
+    assert llm.prompts[-1].startswith("Measured loudness: loud\nQuestion: Which instrument") and "Peak" not in llm.prompts[-1]
+
+
+def test_the_llm_picks_an_option_by_its_letter_and_text():
+    request = Request(question="What does it eat?", options=["Carnivore", "Omnivore", "Carnivore"])
+    assert prompts.choice_schema(request)["properties"]["answer"]["enum"] == ["(a) Carnivore", "(b) Omnivore", "(c) Carnivore"]
 
 
 def test_with_no_option_for_the_likeliest_value_the_next_likeliest_decides():
@@ -293,7 +310,7 @@ def test_a_figure_no_tool_measured_brings_the_measured_facts_along(agent_with, c
 def test_a_yes_no_question_is_held_to_yes_or_no(agent_with, clips):
     agent, _ = agent_with(
         program({"id": "k", "tool": "kind", "args": {}}),
-        json.dumps({"reasoning": "The clip is loud.", "answer": "yes"}),
+        json.dumps({"reasoning": "The clip is loud.", "answer": "(a) yes"}),
     )
     answer = agent.ask(clips, "Is there a click?")
     assert answer.text == "Yes. The clip is loud." and answer.choice is None
