@@ -84,7 +84,7 @@ class Copilot:
         timings = {**state["timings"], "total": round(time.perf_counter() - started, 3)}
         draft: Draft = state["draft"]
         evidence = _final_evidence(state)
-        choice = f"({request.letters[draft.choice]}) {request.options[draft.choice]}" if draft.choice is not None else None
+        choice = request.lettered[draft.choice] if draft.choice is not None else None
         trace = Trace(
             planner=self.planner.name,
             rounds=state["rounds"],

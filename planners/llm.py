@@ -29,7 +29,7 @@ def choose(request: Request, evidence: list[Evidence], llm: LLM) -> Draft:
     if request.options:
         hit = match_option(request.options, [label for e in evidence for label in e.labels])
         if hit is not None:
-            return Draft(text=f"({request.letters[hit]}) {request.options[hit]}", choice=hit, answered_by="label match")
+            return Draft(text=request.lettered[hit], choice=hit, answered_by="label match")
         linked = link_options(request, evidence, llm) or choose_for_value(request, evidence, llm)
         if linked is not None:
             return linked
@@ -156,7 +156,7 @@ def link_options(request: Request, evidence: list[Evidence], llm: LLM) -> Draft 
         return None
     i = matches[0]
     reason = f"{request.options[i]} goes with the {attribute.name} {value}; the tools measured {', '.join(values[:3])}."
-    return Draft(text=f"({request.letters[i]}) {request.options[i]}. {reason}", choice=i, answered_by="option links")
+    return Draft(text=f"{request.lettered[i]}. {reason}", choice=i, answered_by="option links")
 
 
 def choose_for_value(request: Request, evidence: list[Evidence], llm: LLM) -> Draft | None:
