@@ -13,7 +13,7 @@ import soundfile as sf
 
 from copilot.audio import Audio, from_array, load
 from copilot.errors import ToolError
-from copilot.tools.measures import duration, loudness, pitch
+from copilot.tools.measures import duration, loudness, loudness_band, peak_band, pitch
 from tests import corpora
 
 
@@ -122,6 +122,83 @@ def test_a_range_without_samples_is_a_tool_error() -> None:
     audio = from_array(np.zeros(32000, np.float32))
     with pytest.raises(ToolError, match="no samples"):
         loudness({"start": 1.0, "end": 1.00001}, clips(audio))
+
+
+def at_loudness(samples: np.ndarray, lufs: float) -> Audio:
+    """``samples`` (16 kHz) scaled by pyloudnorm to an integrated loudness of ``lufs``."""
+    import pyloudnorm
+
+    meter = pyloudnorm.Meter(16000)
+    x = samples.astype(np.float64)
+    return from_array(pyloudnorm.normalize.loudness(x, meter.integrated_loudness(x), lufs))
+
+
+@pytest.mark.parametrize(
+    ("signal", "lufs", "band", "peak"),
+    [
+        ("speech", -35.0, "quiet, well below broadcast level", "under the -1 dBTP ceiling"),
+        ("speech", -30.0, "below broadcast level", "under the -1 dBTP ceiling"),
+        ("speech", -27.0, "below broadcast level", "under the -1 dBTP ceiling"),
+        ("speech", -23.0, "about broadcast level", "under the -1 dBTP ceiling"),
+        ("speech", -21.9, "about broadcast level", "under the -1 dBTP ceiling"),  # issue 22: not "loud"
+        ("speech", -18.0, "between broadcast and streaming level", "over the -1 dBTP ceiling"),  # peaks -0.7 dBFS
+        ("sine", -14.0, "loud, at or above streaming level", "under the -1 dBTP ceiling"),
+        ("sine", -8.0, "very loud, well above streaming level", "under the -1 dBTP ceiling"),  # peaks -5 dBFS
+        ("sine", -3.1, "very loud, well above streaming level", "at full scale, may be clipped"),  # peaks -0.1 dBFS
+    ],
+)
+def test_loudness_is_worded_against_broadcast_and_streaming_levels(
+    signal: str, lufs: float, band: str, peak: str
+) -> None:
+    """The facts put the measured LUFS and peak in words, with the references: a LibriVox reading up to -18 LUFS
+    (its peaks are 17 dB over its loudness: any louder would clip without a limiter) and a 1 kHz sine (3 dB)."""
+    if signal == "speech":
+        samples = load(corpora.librivox()[0][0]).samples
+    else:
+        samples = np.sin(2 * np.pi * 1000 * np.arange(3 * 16000) / 16000)
+    out = loudness({}, clips(at_loudness(samples, lufs)))
+    assert out.lufs == pytest.approx(lufs, abs=0.01)
+    facts = out.facts()
+    assert f"Loudness: {lufs:.1f} LUFS: {band} (EBU R 128 broadcast: -23 LUFS; streaming: about -14 LUFS); " in facts
+    assert f"peak {out.peak_dbfs:.1f} dBFS: {peak}" in facts
+    if not band.startswith(("loud", "very loud")):
+        assert "loud" not in facts.removeprefix("Loudness")
+
+
+@pytest.mark.parametrize(
+    ("lufs", "band"),
+    [
+        (-45.0, "quiet"),
+        (-30.06, "quiet"),  # printed -30.1
+        (-30.04, "below broadcast level"),  # printed -30.0
+        (-25.06, "below broadcast level"),
+        (-25.0, "about broadcast level"),
+        (-23.0, "about broadcast level"),
+        (-20.96, "about broadcast level"),  # printed -21.0, within 2 LU of -23
+        (-20.9, "between broadcast and streaming level"),
+        (-14.04, "loud"),  # printed -14.0
+        (-9.0, "loud"),
+        (-8.9, "very loud"),
+        (0.0, "very loud"),
+    ],
+)
+def test_loudness_bands(lufs: float, band: str) -> None:
+    assert loudness_band(lufs).startswith(band)
+
+
+@pytest.mark.parametrize(
+    ("peak", "words"),
+    [
+        (0.0, "at full scale, may be clipped"),
+        (-0.14, "at full scale, may be clipped"),  # printed -0.1
+        (-0.2, "over the -1 dBTP ceiling of EBU R 128, clipping risk"),
+        (-0.96, "under the -1 dBTP ceiling of EBU R 128"),  # printed -1.0
+        (-6.0, "under the -1 dBTP ceiling of EBU R 128"),
+        (-120.0, "under the -1 dBTP ceiling of EBU R 128"),
+    ],
+)
+def test_peak_bands(peak: float, words: str) -> None:
+    assert peak_band(peak) == words
 
 
 @pytest.mark.parametrize("hz", [110.0, 220.0, 440.0])

@@ -19,6 +19,17 @@ PITCH_FRAME = 1024  # 64 ms: two periods of the lowest F0
 PITCH_SHORTEST = 0.1  # seconds: below this pYIN has too few frames and reports noise as voice
 PITCH_CHUNK = 30 * SAMPLE_RATE  # pYIN's memory grows with length, so long clips go in pieces of about 30 s
 
+# The references a level is stated against, so the words about it come from here and not from the answering LLM's
+# impression (a small one calls -21.9 LUFS "loud"): EBU R 128's programme loudness and true-peak ceiling, and the
+# normalisation level of the streaming platforms (Spotify, YouTube, Tidal and Amazon Music play at about -14 LUFS).
+BROADCAST_LUFS = -23.0  # EBU R 128 target programme loudness; within ±2 LU of it is "about broadcast level"
+STREAMING_LUFS = -14.0  # the streaming platforms' playback level; from here up is "loud"
+QUIET_LUFS = -30.0  # below this, "quiet"
+VERY_LOUD_LUFS = -9.0  # above this, "very loud" (5 LU over the streaming level)
+LOUDNESS_REFERENCES = "EBU R 128 broadcast: -23 LUFS; streaming: about -14 LUFS"
+TRUE_PEAK_CEILING = -1.0  # dBTP: EBU R 128's maximum true peak, the streaming platforms' too
+FULL_SCALE = -0.1  # dBFS: a peak at least this high has reached the file's full scale
+
 
 class Duration(ToolOutput):
     duration: float = Field(description="length of the file in seconds, from its own frame count and sample rate")
@@ -61,26 +72,62 @@ class Loudness(ToolOutput):
     note: str | None = Field(None, description="why a measure is missing")
 
     def facts(self) -> str:
-        lufs = f"{self.lufs:.1f} LUFS" if self.lufs is not None else f"LUFS n/a ({self.note})"
+        if self.lufs is None:
+            lufs = f"LUFS n/a ({self.note})"
+        else:
+            lufs = f"{self.lufs:.1f} LUFS: {loudness_band(self.lufs)} ({LOUDNESS_REFERENCES})"
         return (
-            f"Loudness: {lufs}, peak {self.peak_dbfs:.1f} dBFS, RMS {self.rms_dbfs:.1f} dBFS, "
+            f"Loudness: {lufs}; peak {self.peak_dbfs:.1f} dBFS: {peak_band(self.peak_dbfs)}; "
+            f"RMS {self.rms_dbfs:.1f} dBFS, "
             f"noise floor {self.noise_floor_dbfs:.1f} dBFS, silent {self.silence_ratio:.0%} "
             f"(20 ms frames below {self.silence_threshold:.0f} dBFS)"
         )
 
 
-@tool(version="1")
+def loudness_band(lufs: float) -> str:
+    """Words for an integrated loudness, against EBU R 128's -23 LUFS and the streaming platforms' -14 LUFS:
+    quiet below -30, below broadcast level below -25, about broadcast level from -25 to -21, between broadcast and
+    streaming level below -14, loud from -14 to -9, very loud above -9. The value is taken as the facts print it
+    (one decimal), so "-21.0 LUFS" is about broadcast level."""
+    shown = round(lufs, 1)
+    if shown < QUIET_LUFS:
+        return "quiet, well below broadcast level"
+    if shown < BROADCAST_LUFS - 2:
+        return "below broadcast level"
+    if shown <= BROADCAST_LUFS + 2:
+        return "about broadcast level"
+    if shown < STREAMING_LUFS:
+        return "between broadcast and streaming level"
+    if shown <= VERY_LOUD_LUFS:
+        return "loud, at or above streaming level"
+    return "very loud, well above streaming level"
+
+
+def peak_band(peak_dbfs: float) -> str:
+    """Words for a sample peak, against the -1 dBTP true-peak ceiling of EBU R 128 (a true peak is never below the
+    sample peak, so a sample peak over -1 dBFS is over the ceiling for sure; one under it may still be over)."""
+    shown = round(peak_dbfs, 1)
+    if shown >= FULL_SCALE:
+        return "at full scale, may be clipped"
+    if shown > TRUE_PEAK_CEILING:
+        return "over the -1 dBTP ceiling of EBU R 128, clipping risk"
+    return "under the -1 dBTP ceiling of EBU R 128"
+
+
+@tool(version="2")
 def loudness(args: LoudnessInput, clips: Clips) -> Loudness:
     """How loud the clip is (LUFS, peak and RMS in dBFS) and how much of it is silent.
 
     How loud the clip is and how much of it is silent. Returns the integrated loudness in LUFS
     (ITU-R BS.1770, as used by EBU R128: broadcast speech is around -23, streaming music around -14),
-    the peak and RMS levels in dBFS (0 dBFS is the loudest a file can hold; peaks near 0 suggest
-    clipping), the noise floor (level of the quietest 10% of 20 ms frames: the background level
+    the peak and RMS levels in dBFS (0 dBFS is the loudest a file can hold; peaks over EBU R 128's
+    -1 dBTP ceiling risk clipping), the noise floor (level of the quietest 10% of 20 ms frames: the background level
     when the clip has pauses) and the share of 20 ms frames below a silence threshold (default
     -50 dBFS). Measured on the 16 kHz mono mix, so a stereo file with the same sound in both channels
     reads 3 dB below a full BS.1770 meter. LUFS needs at least 0.4 s of audio. It does not say what
-    the sound is: use voice_activity for pauses in speech."""
+    the sound is: use voice_activity for pauses in speech. Its summary puts the LUFS and the peak in words
+    against these references: quiet (below -30), below broadcast level, about broadcast level (-23 ± 2),
+    between broadcast and streaming level, loud (-14 to -9), very loud (above -9)."""
     audio = args.clip(clips)
     x = _samples(audio).astype(np.float64)
     frames = _frame_power(x)
