@@ -353,10 +353,36 @@ function chips(labels) {
       el("span", {}, `${l.label} ${l.score.toFixed(2)}`))));
 }
 
+/** Whether an output's item is a time range: a number start and end (turns, segments, events; not per-speaker totals). */
+function timed(item) {
+  return !!item && Number.isFinite(item.start) && Number.isFinite(item.end);
+}
+
 function timedList(items, text) {
-  return el("ul", { class: "transcript" }, ...items.map((s) =>
+  return el("ul", { class: "transcript" }, ...items.filter(timed).map((s) =>
     el("li", { onclick: () => seek(s.start), title: "play from here" },
       el("span", { class: "time" }, `${clock(s.start)}\u2013${clock(s.end)}`), text(s))));
+}
+
+/** A number as the page shows it: at most two decimals; a missing value as a dash. */
+function shown(value) {
+  if (value === null || value === undefined) return "\u2013";
+  if (typeof value === "number") return Number.isInteger(value) ? String(value) : String(+value.toFixed(2));
+  return String(value);
+}
+
+/** Per-speaker values that are not time ranges: totals ({speaker, duration}) as one line, "S1 7.7 s · S2 7.5 s";
+ * anything else (gender by speaker) as a table with a row per speaker. */
+function perSpeaker(field, items) {
+  const label = field.replaceAll("_", " ");
+  if (items.every((i) => Object.keys(i).length === 2 && typeof i.duration === "number")) {
+    const totals = items.map((i) => `${i.speaker} ${i.duration.toFixed(1)} s`).join(" \u00b7 ");
+    return el("p", { class: "totals" }, el("span", { class: "muted" }, `${label}: `), totals);
+  }
+  const keys = [...new Set(["speaker", ...items.flatMap((i) => Object.keys(i))])];
+  return el("table", { class: "kv per-speaker" },
+    el("tr", {}, ...keys.map((k) => el("th", {}, k.replaceAll("_", " ")))),
+    ...items.map((i) => el("tr", {}, ...keys.map((k) => el("td", {}, shown(i[k]))))));
 }
 
 /** What one step found: its summary, a view that suits its output, and the raw JSON. */
@@ -376,10 +402,13 @@ function toolPanel(e) {
   if (Array.isArray(out.segments) && out.segments.some((s) => typeof s.text === "string")) {
     views.push(timedList(out.segments, (s) => s.text));
   }
+  const summaries = []; // per-speaker values that are not time ranges, shown first
   for (const [field, value] of Object.entries(out)) {
-    if (!Array.isArray(value) || !value.length) continue;
-    if (value[0].speaker !== undefined) views.push(timedList(value, (t) => `speaker ${t.speaker}`));
-    else if (typeof value[0].label === "string" && typeof value[0].score === "number" && value[0].start === undefined) {
+    if (!Array.isArray(value) || !value.length || !value.every((v) => v && typeof v === "object")) continue;
+    if (value[0].speaker !== undefined) {
+      if (value.some(timed)) views.push(timedList(value, (t) => `speaker ${t.speaker}`));
+      else summaries.push(perSpeaker(field, value));
+    } else if (typeof value[0].label === "string" && typeof value[0].score === "number" && value[0].start === undefined) {
       views.push(el("div", { class: "muted" }, field), chips(value));
     }
   }
@@ -387,6 +416,7 @@ function toolPanel(e) {
     views.push(chips(out.languages.map((l) => ({ label: l.name, score: l.probability }))));
   }
   const scalars = Object.entries(out).filter(([, v]) => v !== null && typeof v !== "object");
+  views.unshift(...summaries);
   if (!views.length && scalars.length) {
     views.push(el("table", { class: "kv" }, ...scalars.map(([k, v]) => el("tr", {}, el("td", {}, k.replaceAll("_", " ")), el("td", {}, String(v))))));
   }
@@ -395,7 +425,7 @@ function toolPanel(e) {
 }
 
 function drawTimings(timings) {
-  const total = timings.total || Math.max(...Object.values(timings));
+  const total = timings.total || Math.max(...Object.values(timings)) || 1;
   const rows = Object.entries(timings).map(([name, secs]) =>
     el("div", { class: "timing" },
       el("span", {}, name),
