@@ -1,0 +1,133 @@
+"""Reverberation of speech: a blind estimate of the room's reverberation time (RT60), reverberant or dry.
+
+After Wen, Habets & Naylor 2008 ("Blind estimation of reverberation time based on the distribution of
+signal decay rates", ICASSP): the decay rates of the speech's sub-band energy envelopes (16 mel bands,
+300-4000 Hz, 32 ms frames every 8 ms) are least-squares slopes over 128 ms windows; speech cannot fall
+silent faster than the room lets its sound die away, so the steepest decays (each band's 10th
+percentile of falling slopes) bound the room's decay rate. Only windows at least 15 dB above the band's
+noise floor count, and only those that start 6 dB or more below the band's peak of the previous 96 ms:
+the reverberant tail after the direct sound has dropped, which keeps a close microphone from reading
+as dry as it otherwise would. The bands' median decay time T is mapped to RT60 by a power law,
+RT60 = 1.52 * T^1.33 s, fitted on three espeak-ng voices convolved with synthetic impulse responses (a
+direct impulse, then exponentially decaying Gaussian noise at a direct-to-reverberant ratio (DRR) of
+0 dB) of RT60 0.2-1.5 s. It measures no clarity (C50) or DRR: those need the impulse response or a
+trained model.
+
+Measured by tests/test_reverberation.py on the five LibriVox clips (real speech, not used in the fit),
+each convolved with such an impulse response (median estimate, and range over the clips, in seconds):
+
+    true RT60   DRR 0 dB           DRR +6 dB          DRR +12 dB (close microphone)
+    none        0.23 (0.21-0.26)
+    0.2         0.30 (0.27-0.30)   0.28 (0.27-0.31)   0.27 (0.25-0.27)
+    0.3         0.37 (0.36-0.38)   0.36 (0.33-0.36)   0.31 (0.29-0.31)
+    0.6         0.67 (0.62-0.74)   0.61 (0.59-0.64)   0.48 (0.46-0.51)
+    1.0         1.05 (1.05-1.21)   0.93 (0.92-0.99)   0.68 (0.65-0.74)
+    1.5         1.51 (1.45-1.68)   1.23 (1.21-1.32)   0.84 (0.74-0.86)
+
+Every clip's estimate rose with the true RT60, at every DRR. The clips were recorded in a room of their
+own (they read 0.21-0.26 s with nothing added), so short RT60s read high; espeak-ng, which has no room,
+reads 0.06-0.20 s. sox's reverb (freeverb) keeps its direct sound 11-15 dB above the reverberation, so
+it reads short: reverberance 10, 30, 50, 70 and 90 (RT60 of its impulse response 0.28, 0.70, 1.5, 3.1
+and 4.4 s) read 0.34-0.37, 0.48-0.53, 0.67-0.70, 0.80-0.88 and 0.79-1.02 s. With the threshold at 0.4 s
+every clip with nothing added was called dry, and every clip at RT60 0.6 s (DRR 0 dB) reverberant.
+White noise at 20 dB SNR moved the estimates by about 0.1 s at most (dry clips read 0.27-0.34 s); at 10 dB
+dry clips read 0.36-0.45 s, so noisy speech can be called reverberant.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from copilot.audio import SAMPLE_RATE
+from copilot.errors import NothingToMeasure, ToolError
+from copilot.tool import Attribute, Clips, SpanInput, ToolOutput, tool
+
+MIN_SECONDS = 1.0  # shortest range with enough speech offsets to see decays
+FFT, HOP = 512, 128  # 32 ms frames every 8 ms
+BANDS, LOW_HZ, HIGH_HZ = 16, 300.0, 4000.0  # mel bands where speech has its energy
+SLOPE_FRAMES = 16  # 128 ms: the window a decay rate is fitted over
+DROP_DB, DROP_FRAMES = 6.0, 12  # a window starts this far below the band's peak of the previous 96 ms
+ABOVE_FLOOR_DB = 15.0  # ... and this far above the band's floor (its 10th percentile)
+STEEPEST = 10  # percentile of the falling slopes that bounds the room's decay
+MIN_DECAYS, MIN_BANDS = 5, 4  # decays a band needs, and bands with them, for an estimate
+SCALE, POWER = 1.52, 1.33  # RT60 = SCALE * T^POWER, fitted on espeak-ng (module docstring)
+REVERBERANT_FROM = 0.4  # s: the reverberant/dry threshold
+
+Reverb = Literal["dry", "reverberant"]
+
+
+class Reverberation(ToolOutput):
+    rt60_s: float = Field(description="estimated reverberation time RT60 in seconds (time for sound to decay 60 dB)")
+    reverberation: Reverb = Field(description=f"reverberant when rt60_s is {REVERBERANT_FROM} s or more, else dry")
+    decays: int = Field(description="decay windows the estimate rests on (more is firmer; a few dozen is thin)")
+    bands: int = Field(description=f"sub-bands (of {BANDS}) with enough decays")
+
+    def facts(self) -> str:
+        return (
+            f"Reverberation: RT60 about {self.rt60_s:.2f} s (blind estimate from {self.decays} decays in {self.bands} "
+            f"bands): {self.reverberation} (reverberant from {REVERBERANT_FROM} s; a studio or vocal booth is under "
+            "0.3 s, a furnished living room 0.4-0.6 s, a classroom 0.6-1 s, a concert hall about 2 s, a cathedral "
+            "4 s or more; a close microphone reads shorter)"
+        )
+
+    def labels(self) -> list[str]:
+        return [self.reverberation]
+
+    def attribute(self) -> Attribute:
+        return Attribute(name="reverberation", values=["dry", "reverberant"])
+
+
+@tool(version="1")
+def reverberation(args: SpanInput, clips: Clips) -> Reverberation:
+    """How reverberant the room sounds: a blind estimate of its reverberation time RT60 in seconds, reverberant or dry.
+
+    Estimated from how fast the speech's energy dies away after each sound stops, calibrated on speech
+    convolved with impulse responses of known RT60: below 0.4 s is dry (a studio or booth is under
+    0.3 s), a living room reads 0.4-0.6 s, a classroom 0.6-1 s, a hall 2 s. On real speech given known
+    reverberation it was within about 25% from 0.6 s up; speech recorded close to the microphone reads
+    shorter than its room, and strong noise hides the decays. It gives no clarity (C50) or
+    direct-to-reverberant ratio, and cannot tell a room's reverberation from an added reverb effect.
+    Needs at least 1 s with speech; silence or steady noise is refused."""
+    audio = args.clip(clips)
+    if audio.duration < MIN_SECONDS:
+        raise ToolError(f"{audio.duration:.3f} s is too short to see decays; give at least {MIN_SECONDS:.0f} s")
+    if not np.any(audio.samples):
+        raise NothingToMeasure("the range is digital silence: no sound decays to measure reverberation from")
+    decay, decays, bands = decay_time(audio.samples)
+    if bands < MIN_BANDS:
+        raise NothingToMeasure(
+            f"too few sound decays above the noise ({bands} of {BANDS} bands have {MIN_DECAYS}): "
+            "no speech, steady sound, or speech buried in noise"
+        )
+    rt60 = round(SCALE * decay**POWER, 2)
+    return Reverberation(
+        rt60_s=rt60,
+        reverberation="reverberant" if rt60 >= REVERBERANT_FROM else "dry",
+        decays=decays,
+        bands=bands,
+    )
+
+
+def decay_time(samples: np.ndarray) -> tuple[float, int, int]:
+    """The median over sub-bands of the time the steepest decays take to fall 60 dB (before the mapping to RT60),
+    with the number of decay windows and of bands it rests on."""
+    import librosa
+    from numpy.lib.stride_tricks import sliding_window_view
+    from scipy.ndimage import maximum_filter1d
+
+    power = np.abs(librosa.stft(samples, n_fft=FFT, hop_length=HOP)) ** 2
+    mel = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=FFT, n_mels=BANDS, fmin=LOW_HZ, fmax=HIGH_HZ)
+    level = 10 * np.log10(mel @ power + 1e-10)  # bands x frames, dB
+    t = np.arange(SLOPE_FRAMES) * HOP / SAMPLE_RATE
+    t -= t.mean()
+    slopes = sliding_window_view(level, SLOPE_FRAMES, axis=1) @ t / np.sum(t**2)  # dB/s, one per window start
+    start = level[:, : slopes.shape[1]]
+    recent_peak = maximum_filter1d(level, DROP_FRAMES, axis=1, origin=(DROP_FRAMES - 1) // 2)[:, : slopes.shape[1]]
+    floor = np.percentile(level, 10, axis=1, keepdims=True)
+    falling = (slopes < 0) & (start <= recent_peak - DROP_DB) & (start >= floor + ABOVE_FLOOR_DB)
+    times = [-60 / np.percentile(s[f], STEEPEST) for s, f in zip(slopes, falling, strict=True) if f.sum() >= MIN_DECAYS]
+    used = sum(int(f.sum()) for f in falling if f.sum() >= MIN_DECAYS)
+    return (float(np.median(times)) if times else 0.0), used, len(times)
