@@ -176,6 +176,12 @@ FAMILIES: dict[str, Family] = {
                     loader="copilot.tools.emotion:load_prosody",
                 ),
                 Backend(
+                    name="head",
+                    summary="a learned head: the project's emotion head (acted English speech), or a head file of yours",
+                    loader="copilot.tools.emotion:load_head",
+                    path="optional",
+                ),
+                Backend(
                     name="transformers",
                     summary="a transformers audio-classification model folder (a speech-emotion model you have)",
                     loader="copilot.tools.emotion_backends:load_transformers",

@@ -20,6 +20,8 @@ EPILOG = """examples:
   copilot run speaker_verification a.wav b.wav
   copilot tools --json                           tool descriptions and schemas
   copilot models fetch                           assemble and verify the default models
+  copilot learn accent --data clips.jsonl --label accent --group speaker
+                                                 teach a new attribute from labelled clips
   copilot serve --port 8000                      an OpenAI-compatible audio endpoint and a web page
 
 environment:
@@ -35,7 +37,9 @@ environment:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run a subcommand and turn any `CopilotError` into one line and exit status 2."""
     parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     try:
         if hasattr(args, "backend_asr"):
             apply_backend_flags(args)
@@ -121,6 +125,10 @@ def _parser() -> argparse.ArgumentParser:
     from copilot.benchmarks.cli import add_commands as add_bench_commands
 
     add_bench_commands(sub)
+
+    from copilot.heads.cli import add_commands as add_head_commands
+
+    add_head_commands(sub)
 
     models = sub.add_parser("models", help="list, fetch and verify the embedded models")
     msub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")

@@ -13,6 +13,7 @@ _VARIABLES = {
     "cache_dir": "SPEECH_COPILOT_CACHE",
     "model_dir": "SPEECH_COPILOT_MODEL_DIR",
     "max_duration": "SPEECH_COPILOT_MAX_DURATION",
+    "heads_dir": "SPEECH_COPILOT_HEADS",
 }
 
 
@@ -29,7 +30,7 @@ class Settings(BaseModel):
     """Where models and caches live and which limits apply.
 
     Every field has an environment variable: ``SPEECH_COPILOT_CACHE``,
-    ``SPEECH_COPILOT_MODEL_DIR``, ``SPEECH_COPILOT_MAX_DURATION`` and
+    ``SPEECH_COPILOT_MODEL_DIR``, ``SPEECH_COPILOT_MAX_DURATION``, ``SPEECH_COPILOT_HEADS`` and
     ``SPEECH_COPILOT_ALLOW_NETWORK``.
     """
 
@@ -38,6 +39,7 @@ class Settings(BaseModel):
         None, description="a folder holding model files or parts by name, tried before any package"
     )
     max_duration: float = Field(3600.0, gt=0, description="longest input audio accepted, in seconds")
+    heads_dir: Path | None = Field(None, description="where `copilot learn` writes heads (default: <cache_dir>/heads)")
     allow_network: bool = Field(False, description="allow downloads from model hubs (never needed by default)")
 
     @classmethod
@@ -48,6 +50,8 @@ class Settings(BaseModel):
             values["cache_dir"] = Path(env["SPEECH_COPILOT_CACHE"]).expanduser()
         if env.get("SPEECH_COPILOT_MODEL_DIR"):
             values["model_dir"] = Path(env["SPEECH_COPILOT_MODEL_DIR"]).expanduser()
+        if env.get("SPEECH_COPILOT_HEADS"):
+            values["heads_dir"] = Path(env["SPEECH_COPILOT_HEADS"]).expanduser()
         if env.get("SPEECH_COPILOT_MAX_DURATION"):
             values["max_duration"] = env["SPEECH_COPILOT_MAX_DURATION"]
         try:

@@ -162,3 +162,7 @@ MANIFEST: list[ModelSpec] = [
         ],
     ),
 ]
+
+# The heads shipped inside the package (copilot/heads/NAME.npz), trained by the project: see docs/heads.md
+# for the command that retrains each one. A changed byte is a ChecksumError when the head is loaded.
+HEADS: dict[str, str] = {}

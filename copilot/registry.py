@@ -1,4 +1,4 @@
-"""Finding tools: the built-in modules of `copilot.tools` and the `speech_copilot.tools` entry points."""
+"""Finding tools: the built-in modules of `copilot.tools`, the `speech_copilot.tools` entry points and learned heads."""
 
 from __future__ import annotations
 
@@ -88,7 +88,21 @@ def plugin_tools() -> list[Tool]:
     return found
 
 
+def learned_tools(taken: set[str]) -> list[Tool]:
+    """A tool for every trained or installed learned head (`copilot.heads`) whose name no other tool has."""
+    from copilot.heads.tools import head_tools
+
+    found = []
+    for t in head_tools():
+        if t.name in taken:
+            print(f"warning: skipping head {t.name!r}: a tool of that name exists; train it under another name", file=sys.stderr)
+            continue
+        found.append(t)
+    return found
+
+
 @cache
 def default_registry() -> Registry:
-    """The built-in tools plus every installed plugin's tools."""
-    return Registry([*builtin_tools(), *plugin_tools()])
+    """The built-in tools, every installed plugin's tools and every learned head."""
+    tools = [*builtin_tools(), *plugin_tools()]
+    return Registry([*tools, *learned_tools({t.name for t in tools})])

@@ -46,7 +46,7 @@ MAX_COMPRESSION_RATIO = 2.4
 MAX_TOKENS_PER_SECOND = 20
 LOW_CONFIDENCE = 0.5
 LABEL_PROBABILITY = 0.1  # language_id's labels go down to this: an unsure top language is still the best guess
-_lock = threading.Lock()
+whisper_lock = threading.Lock()  # one Whisper call at a time: the ASR tools and the heads' encoder share the model
 
 
 class AsrInput(SpanInput):
@@ -168,7 +168,7 @@ def asr(args: AsrInput, clips: Clips) -> AsrOutput:
     A small model: expect a few percent word errors on clear English, more on noisy or accented speech."""
     audio = args.clip(clips)
     language = _language_code(args.language) if args.language else None
-    with _lock:
+    with whisper_lock:
         raw, info = backends.load("asr").transcribe(
             audio.samples,
             language=language,
@@ -221,7 +221,7 @@ def language_id(args: LanguageIdInput, clips: Clips) -> LanguageIdOutput:
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     audio = args.clip(clips)
-    with _lock:
+    with whisper_lock:
         chunks = get_speech_timestamps(audio.samples, VadOptions())
         if not chunks:
             return LanguageIdOutput(languages=[], speech_seconds=0.0)

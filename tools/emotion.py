@@ -38,6 +38,7 @@ model is configured.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -49,6 +50,7 @@ from copilot.errors import NothingToMeasure
 from copilot.tool import Attribute, Clips, SpanInput, ToolOutput, tool
 
 MIN_SPEECH = 0.5  # seconds of speech needed for any guess
+HEAD_MIN_SPEECH = 1.0  # seconds of speech the learned head needs; shorter speech gets the prosody rule
 LABELS = ("neutral", "happy", "sad", "angry", "fear", "disgust")
 CUES = ("pitch_level", "pitch_range", "loudness", "effort", "rate")
 PROFILES = {  # z-scores of each cue against neutral speech, from the literature (module docstring)
@@ -111,7 +113,9 @@ class EmotionOutput(ToolOutput):
         return f"{text} [weak guess from prosody alone, {PROSODY_ACCURACY}; arousal only, valence is not measured]"
 
     def labels(self) -> list[str]:
-        return [self.label]
+        if self.prosody is not None:  # too weak to rank the rest
+            return [self.label]
+        return [s.label for s in self.scores]  # a model's ranking: the best-scored option is its pick
 
     def attribute(self) -> Attribute:
         return Attribute(name="emotion", values=[s.label for s in self.scores])
@@ -199,8 +203,33 @@ def classify_prosody(audio: Audio) -> EmotionOutput:
 
 
 def load_prosody(path: None) -> EmotionModel:
-    """The default emotion backend: the prosody rule above (no model file)."""
+    """The prosody backend: the rule above (no model file)."""
     return classify_prosody
+
+
+def load_head(path: Path | None) -> EmotionModel:
+    """The default emotion backend: the project's emotion head (or the head file at ``path``), and the prosody
+    rule for ranges with less speech than the head was trained on."""
+    from copilot.heads.features import encoder
+    from copilot.heads.head import recorded_sha256
+    from copilot.heads.store import HeadFile, find
+    from copilot.heads.tools import classify
+    from copilot.tools.vad import speech_segments
+
+    ref = find("emotion") if path is None else HeadFile(name=path.stem, path=path, sha256=recorded_sha256(path), source="trained")
+    head = ref.load()
+    enc = encoder(head.meta.encoder)
+
+    def run(audio: Audio) -> EmotionOutput:
+        if sum(s.duration for s in speech_segments(audio)) < HEAD_MIN_SPEECH:
+            return classify_prosody(audio)
+        found = classify(head, enc.extract(audio))
+        scores = [EmotionScore(label=s.label, probability=s.probability) for s in found]
+        return EmotionOutput(
+            label=scores[0].label, confidence=scores[0].probability, scores=scores, backend=f"head:{ref.name}"
+        )
+
+    return run
 
 
 @tool(version="1")
