@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 APT_PACKAGES  := espeak-ng sox gcompris-qt-data
 TEST_PACKAGES := pocketsphinx-testdata alsa-utils sound-theme-freedesktop chromium chromium-driver
 
-.PHONY: install backends system-deps test-deps models example demo lint test bench clean
+.PHONY: install backends system-deps test-deps models example demo lint test bench heads clean
 
 install: $(VENV)/.installed
 
@@ -54,6 +54,18 @@ lint: backends
 
 test: install backends test-deps models lint
 	$(PY) -m pytest
+
+# The heads shipped in copilot/heads/, retrained from ../shared/data/emotion-train (docs/heads.md); then put the new
+# sha256 in copilot/manifest.py's HEADS.
+EMOTION_TRAIN ?= ../shared/data/emotion-train
+heads: install models
+	$(VENV)/bin/copilot learn emotion --data $(EMOTION_TRAIN)/items.jsonl --label emotion --group speaker \
+		--where corpus=crema-d --out copilot/heads/emotion.npz --force \
+		--notes "Trained on acted English studio speech (CREMA-D, 51 actors); on TV dialogue it is near chance."
+	$(VENV)/bin/copilot learn gender --data $(EMOTION_TRAIN)/items.jsonl --label gender --group speaker \
+		--where corpus=crema-d --out copilot/heads/gender.npz --force \
+		--notes "Trained on acted English studio speech (CREMA-D, 51 actors); the gender tool averages it with the pitch rule."
+	rm copilot/heads/emotion.npz.sha256 copilot/heads/gender.npz.sha256
 
 bench: install models example
 	$(PY) -m copilot.benchmarks.tool_speed examples/meeting.wav

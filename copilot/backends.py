@@ -171,15 +171,15 @@ FAMILIES: dict[str, Family] = {
             tools=("emotion",),
             backends=(
                 Backend(
-                    name="prosody",
-                    summary="a weak guess from pitch, loudness, voice quality and speaking rate (no model)",
-                    loader="copilot.tools.emotion:load_prosody",
-                ),
-                Backend(
                     name="head",
                     summary="a learned head: the project's emotion head (acted English speech), or a head file of yours",
                     loader="copilot.tools.emotion:load_head",
                     path="optional",
+                ),
+                Backend(
+                    name="prosody",
+                    summary="a weak guess from pitch, loudness, voice quality and speaking rate (no model)",
+                    loader="copilot.tools.emotion:load_prosody",
                 ),
                 Backend(
                     name="transformers",

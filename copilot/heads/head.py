@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -81,10 +82,15 @@ class Head:
         return p / p.sum()
 
     def save(self, path: Path) -> str:
-        """Write the head to ``path`` atomically with its ``.sha256`` beside it; returns the sha256."""
+        """Write the head to ``path`` atomically with its ``.sha256`` beside it; returns the sha256. The same head
+        always gives the same bytes."""
         buffer = io.BytesIO()
-        meta = np.frombuffer(self.meta.model_dump_json().encode(), np.uint8)
-        np.savez(buffer, meta=meta, mean=self.mean, scale=self.scale, coef=self.coef, intercept=self.intercept)
+        arrays = {"meta": np.frombuffer(self.meta.model_dump_json().encode(), np.uint8)}
+        arrays |= {name: getattr(self, name) for name in ARRAYS}
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:  # np.savez's layout, with fixed file times
+            for name, array in arrays.items():
+                with zf.open(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), "w") as f:
+                    np.lib.format.write_array(f, np.asarray(array), allow_pickle=False)
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(path) as f:
             f.write(buffer.getvalue())
