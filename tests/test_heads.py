@@ -180,3 +180,20 @@ def test_one_changed_byte_in_a_head_is_a_checksum_error(tmp_path, capsys):
     assert err.startswith("error: head") and "corrupt or changed" in err and "\n" not in err, err
     with pytest.raises(ModelError, match="has no checksum file"):
         head_file.recorded_sha256(tmp_path / "other.npz")
+
+
+def test_a_head_shared_as_a_wheel_comes_in_through_its_entry_point(tmp_path, monkeypatch, heads):
+    package = tmp_path / "voice_heads"
+    package.mkdir()
+    shutil.copy(find("gender").path, package / "voice_sex.npz")
+    (package / "voice_sex.npz.sha256").write_text(f"{find('gender').sha256}  voice_sex.npz\n")
+    (package / "__init__.py").write_text("from pathlib import Path\nHEAD = Path(__file__).parent / 'voice_sex.npz'\n")
+    info = tmp_path / "voice_heads-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: voice_heads\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[speech_copilot.heads]\nvoice_sex = voice_heads:HEAD\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tool,) = head_tools()
+    assert tool.name == "voice_sex" and "female, male" in tool.description
+    wav, _ = corpora.librivox()[0]
+    assert tool({}, {"audio1": load(wav)}).label == "male"  # the LibriVox reader

@@ -67,10 +67,10 @@ def head_tool(ref: HeadFile) -> Tool:
         scores = classify(head, enc.extract(args.clip(clips)))
         return HeadOutput(
             attribute_name=head.meta.attribute, label=scores[0].label, confidence=scores[0].probability, scores=scores,
-            head=f"{head.name} {ref.sha256[:12]}",
+            head=f"{ref.name} {ref.sha256[:12]}",
         )  # fmt: skip
 
-    return Tool(head.name, describe(head), ref.sha256[:12], SpanInput, HeadOutput, run)
+    return Tool(ref.name, describe(head), ref.sha256[:12], SpanInput, HeadOutput, run)
 
 
 def head_tools() -> list[Tool]:
