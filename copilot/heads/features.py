@@ -9,8 +9,9 @@ Three encoders, each pooled into one vector per clip:
 
 Whisper's encoder is run on the clip's own length (no padding to 30 s), in 30 s pieces; it serves
 attributes of the voice (emotion, gender: see `copilot.heads.learn` for the measured choice). YAMNet's
-scores pool the whole clip, for attributes of sounds rather than speakers (a machine's fault, a room).
-A clip with too little speech for a speech encoder is `NothingToMeasure`.
+scores pool the whole clip, for attributes of sounds rather than speakers (a machine's fault, a room),
+and for voices the VAD does not take for speech (whispering). A clip with too little speech for a
+speech encoder is `NothingToMeasure`.
 """
 
 from __future__ import annotations
