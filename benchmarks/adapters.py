@@ -107,10 +107,14 @@ def sakura(data: Path, audio_dir: Path | None) -> list[Item]:
     """
     index = _index_file(data, "items.jsonl")
     if index:
+        rows = list(read_jsonl(index))
+        if any("task" in r and "track" not in r for r in rows):
+            raise CopilotError(f"{index} holds Dynamic-SUPERB-style items (a task, no track): "
+                               "run them as `copilot bench run dynamic-superb`")
         return [
             _sakura_item(r["id"], r["track"], r["hop"], resolve_audio(r["audio"], index.parent, audio_dir),
                          r["instruction"], r["answer"], r.get("attribute_label", ""))
-            for r in read_jsonl(index)
+            for r in rows
         ]
     folder = data.parent if data.is_file() else data
     tables = next((found for pattern in ("metadata.csv", "*/metadata.csv", "data/*/metadata.csv")
@@ -236,16 +240,38 @@ def generic_jsonl(data: Path, audio_dir: Path | None) -> list[Item]:
     return items
 
 
-def _dynamic_superb(data: Path, audio_dir: Path | None) -> list[Item]:
-    from copilot.benchmarks.dynamic_superb import load_tasks
+def dynamic_superb(data: Path, audio_dir: Path | None) -> list[Item]:
+    """Dynamic-SUPERB: the project's ds-dev ``items.jsonl``, or a local export of the task datasets of the Hugging
+    Face hub (`copilot.benchmarks.dynamic_superb`).
 
-    return load_tasks(data, audio_dir)
+    ds-dev's rows are SAKURA's format with ``task`` in place of ``track`` and no ``hop``: id, task, audio, ``audio2``
+    for a task about two clips (asked as audio1 and audio2), instruction (the question and its options) and answer
+    (an option as written). Each task is a report row; Dynamic-SUPERB is scored per task, then by the unweighted
+    mean over tasks. ``source`` and ``meta`` are never read: they give the answer away.
+    """
+    index = _index_file(data, "items.jsonl")
+    rows = list(read_jsonl(index)) if index else []
+    if not rows or not all("instruction" in r and "answer" in r for r in rows):
+        from copilot.benchmarks.dynamic_superb import load_tasks
+
+        return load_tasks(data, audio_dir)
+    assert index is not None
+    items = []
+    for r in rows:
+        stem, options, answer = choice_from_instruction(r["instruction"], r["answer"])
+        clips = [r["audio"], *([r["audio2"]] if r.get("audio2") else [])]
+        items.append(Item(
+            id=r["id"], audio=[resolve_audio(c, index.parent, audio_dir) for c in clips], question=stem,
+            options=options, reference=options[answer], answer_index=answer, kind="choice", category=r["task"],
+            metadata={"task": r["task"], "instruction": r["instruction"]},
+        ))
+    return items
 
 
 ADAPTERS: dict[str, Callable[[Path, Path | None], list[Item]]] = {
     "sakura": sakura,
     "jasco": jasco,
     "mmau": mmau,
-    "dynamic-superb": _dynamic_superb,
+    "dynamic-superb": dynamic_superb,
     "jsonl": generic_jsonl,
 }

@@ -14,9 +14,15 @@ EPILOG = """examples:
   copilot bench run jasco --data ../shared/data/jasco-dev --system openai-audio:qwen2-audio \\
       --base-url http://localhost:8000/v1 --variants 8 --out jasco-qwen2.jsonl
   copilot bench run mmau --data mmau-test-mini.json --audio-dir test-mini-audios --out mmau.jsonl
+  copilot bench run dynamic-superb --data ../shared/data/ds-dev --system copilot --out ds.jsonl
   copilot bench rescore jasco --data ../shared/data/jasco-dev jasco-qwen2.jsonl --judge openai:llama-3.1-70b \
       --out jasco-qwen2-70b.jsonl
   copilot bench report sakura-copilot.jsonl sakura-cascade.jsonl --chart sakura.png
+
+benchmarks: sakura (items.jsonl, or the release's data/<Track>/metadata.csv), jasco (items.jsonl or v0.csv),
+mmau (mmau-test-mini.json), dynamic-superb (ds-dev's items.jsonl: SAKURA's format with a task per item and audio2
+for two-clip tasks, reported per task and as the unweighted mean over tasks; or a local export of the Hugging Face
+task datasets, one folder a task), jsonl (any JSONL of audio, question, options, answer)
 
 systems: copilot (with --planner), cascade:asr, cascade:asr+tags, cascade:all (answered by --llm),
 openai-audio[:MODEL] (an audio LLM behind an OpenAI-compatible API: --base-url or OPENAI_BASE_URL, OPENAI_API_KEY),

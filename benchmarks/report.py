@@ -37,6 +37,10 @@ PUBLISHED: dict[str, dict[str, dict[str, dict[str, float | str]]]] = {
 accuracy (SAKURA paper, via ../shared/data/README.md). JASCO: best-mean of 8 prompts with a Llama-3.1-70B judge and
 the modality dependence (README of BenoitWang/What_Are_They_Doing)."""
 
+MEAN_OVER_CATEGORIES = {"dynamic-superb": "mean over tasks"}
+"""Benchmarks scored per category and then by the unweighted mean of the categories' figures, and that row's label:
+Dynamic-SUPERB reports accuracy per task and the mean over tasks, so a task of 25 items weighs what one of 250 does."""
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -115,6 +119,16 @@ def figure(metric: Metric, results: list[Result]) -> tuple[float, float] | None:
     return mean(pick(vs) for vs in per_item.values()), mean(v for vs in per_item.values() for v in vs)
 
 
+def category_mean(metric: Metric, results: list[Result]) -> tuple[float, float] | None:
+    """(best, mean) of ``metric`` as the unweighted means of each category's (best, mean): every category (task)
+    weighs the same, however many of its items were asked. None when it applies to no category."""
+    by_category: dict[str, list[Result]] = defaultdict(list)
+    for r in results:
+        by_category[r.category].append(r)
+    values = [v for v in (figure(metric, rs) for rs in by_category.values()) if v is not None]
+    return (mean(v[0] for v in values), mean(v[1] for v in values)) if values else None
+
+
 def orientation(results: list[Result]) -> str | None:
     """JASCO's modality dependence: shares of audio-, both- and speech-oriented answers, "Neither" left out (eval.py)."""
     seen = [r.score.get("orientation") for r in results if "orientation" in r.score]
@@ -175,8 +189,14 @@ def render(by_bench: dict[str, dict[str, list[Result]]]) -> str:
             parts.append("\nCells with prompt variants read best / mean.")
         table_rows = {s: dict(rows(rs)) for s, rs in systems.items()}
         labels = list(dict.fromkeys(label for by_label in table_rows.values() for label in by_label))
+        mean_label = MEAN_OVER_CATEGORIES.get(bench)
+        if mean_label:
+            labels.insert(labels.index("all") if "all" in labels else len(labels), mean_label)
         for metric in METRICS:
             figures = {s: {label: figure(metric, rs) for label, rs in by_label.items()} for s, by_label in table_rows.items()}
+            if mean_label:
+                for s, rs in systems.items():
+                    figures[s][mean_label] = category_mean(metric, rs)
             if any(f is not None for by_label in figures.values() for f in by_label.values()):
                 cells = {s: {label: _cell(f, variants[s], metric.digits) for label, f in by_label.items()}
                          for s, by_label in figures.items()}

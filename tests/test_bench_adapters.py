@@ -170,6 +170,56 @@ def test_dynamic_superb_exports(tmp_path, monkeypatch):
     assert [i.id for i in load_items("dynamic-superb", root / "DogDetection_Saved")] == ["DogDetection_Saved/clip1", "DogDetection_Saved/clip2"]
 
 
+def test_dynamic_superb_ds_dev_items_jsonl(tmp_path):
+    """ds-dev's layout: SAKURA's rows with a task for the track and no hop, audio2 for a pair task; source and meta,
+    which give the answer away, reach no item."""
+    tone(tmp_path / "audio/SV/0.wav")
+    tone(tmp_path / "audio/SV/0_b.wav")
+    tone(tmp_path / "audio/DP/0.wav")
+    write_jsonl(tmp_path / "items.jsonl", [
+        {"id": "SV/0", "task": "SpeakerVerification", "audio": "audio/SV/0.wav", "audio2": "audio/SV/0_b.wav",
+         "instruction": "Are these two recordings spoken by the same person? (a) yes (b) no", "answer": "(b) no",
+         "source": "clips x and y", "meta": {"same_speaker": False}},
+        {"id": "DP/0", "task": "DurationPrediction", "audio": "audio/DP/0.wav",
+         "instruction": "How long is it? (a) about 4 seconds (b) about 7 seconds", "answer": "(a) about 4 seconds",
+         "source": "esc50", "meta": {"duration_s": 4.1}},
+    ])
+    pair, duration = load_items("dynamic-superb", tmp_path)
+    assert pair.audio == [tmp_path / "audio/SV/0.wav", tmp_path / "audio/SV/0_b.wav"]
+    assert (pair.question, pair.options, pair.answer_index, pair.kind) == (
+        "Are these two recordings spoken by the same person?", ["yes", "no"], 1, "choice")
+    assert (pair.category, duration.category, duration.reference) == ("SpeakerVerification", "DurationPrediction",
+                                                                      "about 4 seconds")
+    assert duration.audio == [tmp_path / "audio/DP/0.wav"]
+    for item in (pair, duration):
+        assert "source" not in item.metadata and "meta" not in item.metadata
+        assert "esc50" not in item.model_dump_json() and "same_speaker" not in item.model_dump_json()
+    with pytest.raises(CopilotError, match=r"Dynamic-SUPERB-style items .* `copilot bench run dynamic-superb`"):
+        load_items("sakura", tmp_path)
+
+
+def test_a_two_clip_item_reaches_the_agent_as_audio1_and_audio2(tmp_path):
+    from copilot.answer import Answer, Trace
+    from copilot.benchmarks.systems import CopilotSystem
+
+    class Agent:
+        def ask(self, clips, question, options):
+            self.asked = (sorted(clips), {n: round(a.duration, 2) for n, a in clips.items()}, question, options)
+            return Answer(question=question, text="(b) no", choice="(b) no", trace=Trace(planner="fake"))
+
+    tone(tmp_path / "a.wav", 0.5)
+    tone(tmp_path / "b.wav", 0.75)
+    write_jsonl(tmp_path / "items.jsonl", [{"id": "SV/0", "task": "SpeakerVerification", "audio": "a.wav",
+                                            "audio2": "b.wav", "instruction": "Same speaker? (a) yes (b) no",
+                                            "answer": "(b) no"}])
+    (item,) = load_items("dynamic-superb", tmp_path)
+    system = CopilotSystem.__new__(CopilotSystem)  # the agent's plumbing only: no planner is loaded
+    system.agent = agent = Agent()
+    prediction = system.answer(item, item.wordings()[0])
+    assert agent.asked == (["audio1", "audio2"], {"audio1": 0.5, "audio2": 0.75}, "Same speaker?", ["yes", "no"])
+    assert prediction.choice == 1
+
+
 def test_adapter_errors_are_one_line_messages(tmp_path):
     with pytest.raises(CopilotError, match="unknown benchmark"):
         load_items("nope", tmp_path)

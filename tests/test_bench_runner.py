@@ -105,6 +105,25 @@ def test_report_puts_systems_and_published_figures_side_by_side(tmp_path):
     assert "### refusal rate (%)" in text
 
 
+def test_a_dynamic_superb_report_has_each_task_and_the_unweighted_mean_over_tasks(tmp_path):
+    items = [
+        Item(id=f"{task}/{n}", audio=[Path("x.wav")], question="q?", options=["no", "yes"], reference="yes",
+             answer_index=1, kind="choice", category=task)
+        for task, size in (("SpeechDetection", 4), ("SpeakerCounting", 1)) for n in range(size)
+    ]
+    out = tmp_path / "ds.jsonl"
+    run(items, ScriptedSystem(fail=("SpeechDetection/0",)), out, benchmark="dynamic-superb")
+    text = render(load([out]))
+    assert "| SpeechDetection | 75.0 |" in text and "| SpeakerCounting | 100.0 |" in text
+    assert "| mean over tasks | 87.5 |" in text  # (75 + 100) / 2, each task weighing the same
+    assert "| all | 80.0 |" in text  # 4 of the 5 answers
+    rows = [line.split(" |")[0] for line in text.split("### accuracy (%)")[1].splitlines() if line.startswith("| ")]
+    assert rows[-2:] == ["| mean over tasks", "| all"]
+    sakura = tmp_path / "sakura.jsonl"
+    run(sakura_items(), ScriptedSystem(), sakura, benchmark="sakura")
+    assert "mean over tasks" not in render(load([sakura]))
+
+
 def test_cli_report_prints_tables_and_writes_the_chart(tmp_path, capsys):
     optional("matplotlib")
     out = tmp_path / "sakura.jsonl"
