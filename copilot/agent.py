@@ -167,6 +167,7 @@ class Copilot:
                 self.cache.put(key, tool.name, result.model_dump(mode="json"))
             evidence.output = result.model_dump(mode="json")
             evidence.facts, evidence.labels, evidence.attribute = result.facts(), result.labels(), result.attribute()
+            evidence.quantities = result.quantities()
         except FutureTimeout:
             evidence.error = f"{step.tool} took longer than {self.step_timeout:.0f} s and was abandoned"
         except CopilotError as exc:

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from copilot.program import Program
-from copilot.tool import Attribute
+from copilot.tool import Attribute, Quantity
 
 _OPTION = re.compile(r"\(([a-z])\)\s*(.+?)(?=\s*\([a-z]\)\s|\s*\([a-z]\)$|$)", re.S)
 
@@ -52,6 +52,7 @@ class Evidence(BaseModel):
     facts: str = ""
     labels: list[str] = Field(default_factory=list)
     attribute: Attribute | None = Field(None, exclude=True, description="the closed set the labels come from")
+    quantities: list[Quantity] = Field(default_factory=list, exclude=True, description="the numbers it measured")
     error: str | None = None
     final: bool = Field(False, exclude=True, description="the error is a finding about the audio (no speech to measure)")
     cached: bool = False

@@ -39,6 +39,19 @@ class Attribute(BaseModel):
     values: list[str]
 
 
+class Quantity(BaseModel):
+    """A number a tool measured, its unit, and the words a question names it by: the clip's duration is
+    ``Quantity(name="duration", value=6.79, unit="s", terms=["duration", "length", "long"])``.
+
+    A multiple-choice question whose options are all numbers and whose words name exactly one measured quantity is
+    answered with the option nearest to it (`copilot.numbers`), without asking the LLM."""
+
+    name: str = Field(description="what is measured, as the answer says it: duration, number of speakers, SNR")
+    value: float
+    unit: str = Field(description="s, dB, Hz or LUFS; empty for a count, which a question asks with 'how many'")
+    terms: list[str] = Field(description="words or phrases that name it in a question, matched in any inflection")
+
+
 class ToolOutput(BaseModel):
     """What a tool returns: JSON-serialisable, times in seconds, with a readable summary."""
 
@@ -55,6 +68,11 @@ class ToolOutput(BaseModel):
         """The closed set the labels come from, if they do. A question whose options only go with one value
         ("which singer shares the speaker's gender?") is then answered by asking which value each option goes with."""
         return None
+
+    def quantities(self) -> list[Quantity]:
+        """The numbers this output measures that a question may ask for (a duration, a number of speakers, an SNR),
+        matched against options that are numbers: the option nearest to the measured value is the answer."""
+        return []
 
 
 class Segment(BaseModel):

@@ -8,6 +8,7 @@ from typing import Any
 
 from copilot.answer import Evidence, Request, match_option, normalise
 from copilot.errors import ContextOverflow
+from copilot.numbers import fits, named, nearest, read_option
 from copilot.planners import prompts
 from copilot.planners.base import LLM, Completion, Draft
 from copilot.program import Program, ProgramError, parse
@@ -30,6 +31,9 @@ def choose(request: Request, evidence: list[Evidence], llm: LLM) -> Draft:
         hit = match_option(request.options, [label for e in evidence for label in e.labels])
         if hit is not None:
             return Draft(text=request.lettered[hit], choice=hit, answered_by="label match")
+        grounded = measured_number(request, evidence)
+        if grounded is not None:
+            return grounded
         linked = link_options(request, evidence, llm) or choose_for_value(request, evidence, llm)
         if linked is not None:
             return linked
@@ -88,6 +92,36 @@ def yes_or_no_from_labels(question: str, evidence: list[Evidence]) -> Draft | No
     if heard is not None:
         return Draft(text=f"Yes. The {heard[1].tool} tool measured {heard[0]}.", answered_by="label match")
     return None
+
+
+def measured_number(request: Request, evidence: list[Evidence]) -> Draft | None:
+    """The option nearest to a measured number, when every option is a number ("about 12 seconds", "3", "10 dB")
+    and the question names exactly one quantity the tools measured in the options' unit ("how long ...": the
+    duration; "how many speakers ...": the number of speakers). Durations and frequencies are compared by ratio: 4,
+    7, 10 and 20 seconds are spaced by ratios, and an estimate of a length errs in proportion to it. None when an
+    option is not a number, when no measured quantity or two are named, or when two options are equally near.
+
+    A small model given "Duration: 6.790 s" has answered "about 12 seconds", and given "Speakers: 1", "3".
+    """
+    numbers = [read_option(option) for option in request.options]
+    options = [n for n in numbers if n is not None]
+    if len(options) < len(numbers):
+        return None
+    found = [(named(request.question, q), e, q) for e in evidence if not e.error for q in e.quantities]
+    found = [(n, e, q) for n, e, q in found if n and all(fits(o, q) for o in options)]
+    if not found:
+        return None
+    most = max(n for n, _, _ in found)  # "reverberation time" names RT60 more closely than "how long" a duration
+    chosen = {(q.name, q.value, q.unit): (e, q) for n, e, q in found if n == most}
+    if len(chosen) != 1:
+        return None
+    e, q = next(iter(chosen.values()))
+    index = nearest(options, q)
+    if index is None:
+        return None
+    value = f"{round(q.value, 2):g}{f' {q.unit}' if q.unit else ''}"
+    text = f"{request.lettered[index]}. The {e.tool} tool measured the {q.name}: {value}; the nearest option is {request.options[index]}."
+    return Draft(text=text, choice=index, answered_by="measured number")
 
 
 def whole_sentences(text: str, cap: int) -> str:

@@ -169,3 +169,14 @@ def test_a_question_about_the_end_of_a_clip_is_answered_from_that_part(agent, tm
     spoken = [e for e in answer.evidence if e.tool == "asr" and e.error is None]
     assert spoken and spoken[0].args.get("start"), [e.args for e in answer.evidence]
     assert "plants" in answer.text.lower() and "budget" not in answer.text.lower(), answer.text
+
+
+def test_a_numeric_option_is_the_one_nearest_the_measured_duration(agent, tmp_path):
+    speech = corpora.speak("Please call me back tomorrow morning.", tmp_path / "s.wav")
+    corpora.sox(speech, "-r", "16000", tmp_path / "padded.wav", "pad", "0.5", "8")
+    corpora.sox(tmp_path / "padded.wav", tmp_path / "clip.wav", "trim", "0", "6.8")
+    options = "(a) about 4 seconds (b) about 7 seconds (c) about 12 seconds (d) about 20 seconds"
+    answer = agent.ask(clip(tmp_path / "clip.wav"), f"How long is this recording? {options}")
+    assert "duration" in tools_run(answer)
+    assert answer.choice == "(b) about 7 seconds" and answer.trace.answered_by == "measured number", answer.text
+

@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 
 from copilot import backends
 from copilot.audio import Audio
-from copilot.tool import Clips, Segment, SpanInput, ToolOutput, tool
+from copilot.tool import Clips, Quantity, Segment, SpanInput, ToolOutput, tool
 from copilot.tools import speaker
 from copilot.tools.vad import speech_segments
 
@@ -63,6 +63,10 @@ class DiarizationOutput(ToolOutput):
         shown = ", ".join(f"{t.speaker} {t.start:.1f}-{t.end:.1f}" for t in self.turns[:20])
         more = f" (+{len(self.turns) - 20} more)" if len(self.turns) > 20 else ""
         return f"Speakers: {self.num_speakers}; {times}; turns: {shown}{more}"
+
+    def quantities(self) -> list[Quantity]:
+        terms = ["speaker", "talker", "voice", "people", "person", "participant", "individual"]
+        return [Quantity(name="number of speakers", value=self.num_speakers, unit="", terms=terms)]
 
 
 def diarize(audio: Audio) -> DiarizationOutput:

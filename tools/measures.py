@@ -7,7 +7,7 @@ from pydantic import Field
 
 from copilot.audio import SAMPLE_RATE, Audio
 from copilot.errors import ToolError
-from copilot.tool import Clips, SpanInput, ToolInput, ToolOutput, tool
+from copilot.tool import Clips, Quantity, SpanInput, ToolInput, ToolOutput, tool
 
 FLOOR_DBFS = -120.0  # levels of digital silence are reported as this instead of -inf
 FRAME = 320  # 20 ms at 16 kHz: the frame of the silence ratio and the noise floor
@@ -39,6 +39,9 @@ class Duration(ToolOutput):
     def facts(self) -> str:
         layout = "mono" if self.channels == 1 else f"{self.channels} channels"
         return f"Duration: {self.duration:.3f} s ({self.source_sample_rate} Hz, {layout})"
+
+    def quantities(self) -> list[Quantity]:
+        return [Quantity(name="duration", value=self.duration, unit="s", terms=["duration", "length", "long"])]
 
 
 @tool(version="1")
@@ -82,6 +85,11 @@ class Loudness(ToolOutput):
             f"noise floor {self.noise_floor_dbfs:.1f} dBFS, silent {self.silence_ratio:.0%} "
             f"(20 ms frames below {self.silence_threshold:.0f} dBFS)"
         )
+
+    def quantities(self) -> list[Quantity]:
+        if self.lufs is None:
+            return []
+        return [Quantity(name="loudness", value=self.lufs, unit="LUFS", terms=["loudness", "how loud", "LUFS"])]
 
 
 def loudness_band(lufs: float) -> str:
@@ -157,6 +165,12 @@ class Pitch(ToolOutput):
             f"Pitch: median {self.median_hz:.0f} Hz, range {self.low_hz:.0f}-{self.high_hz:.0f} Hz "
             f"({self.range_semitones:.1f} semitones, 5th-95th percentile), voiced {self.voiced_ratio:.0%} of frames"
         )
+
+    def quantities(self) -> list[Quantity]:
+        if self.median_hz is None:
+            return []
+        terms = ["pitch", "F0", "fundamental frequency"]
+        return [Quantity(name="median pitch", value=self.median_hz, unit="Hz", terms=terms)]
 
 
 @tool(version="1")

@@ -43,7 +43,7 @@ from pydantic import Field
 
 from copilot.audio import SAMPLE_RATE
 from copilot.errors import NothingToMeasure, ToolError
-from copilot.tool import Attribute, Clips, SpanInput, ToolOutput, tool
+from copilot.tool import Attribute, Clips, Quantity, SpanInput, ToolOutput, tool
 
 MIN_SECONDS = 1.0  # shortest range with enough speech offsets to see decays
 FFT, HOP = 512, 128  # 32 ms frames every 8 ms
@@ -78,6 +78,10 @@ class Reverberation(ToolOutput):
 
     def attribute(self) -> Attribute:
         return Attribute(name="reverberation", values=["dry", "reverberant"])
+
+    def quantities(self) -> list[Quantity]:
+        terms = ["RT60", "reverberation time", "reverb time", "decay time", "reverberation", "reverb"]
+        return [Quantity(name="reverberation time RT60", value=self.rt60_s, unit="s", terms=terms)]
 
 
 @tool(version="1")

@@ -42,7 +42,7 @@ from pydantic import Field
 
 from copilot.audio import SAMPLE_RATE
 from copilot.errors import NothingToMeasure, ToolError
-from copilot.tool import Attribute, Clips, SpanInput, ToolOutput, tool
+from copilot.tool import Attribute, Clips, Quantity, SpanInput, ToolOutput, tool
 from copilot.tools.vad import WINDOW, speech_probabilities
 
 MIN_SECONDS = 0.5  # shortest range with enough frames for a noise level
@@ -103,6 +103,12 @@ class SignalQuality(ToolOutput):
 
     def attribute(self) -> Attribute:
         return Attribute(name="noise", values=["clean", "noisy"])
+
+    def quantities(self) -> list[Quantity]:
+        if self.snr_db is None:
+            return []
+        terms = ["SNR", "signal-to-noise"]
+        return [Quantity(name="speech-to-noise ratio (SNR)", value=self.snr_db, unit="dB", terms=terms)]
 
 
 @tool(version="1")

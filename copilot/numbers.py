@@ -1,0 +1,96 @@
+"""Options that are numbers ("about 12 seconds", "3", "10 dB"), and the option nearest to a measured quantity.
+
+A small LLM given "Duration: 6.790 s" and the options 4, 7, 10 and 20 seconds has answered "about 20 seconds"; the
+nearest option is a matter of arithmetic, so it is chosen here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from pydantic import BaseModel
+
+from copilot.tool import Quantity
+from copilot.words import says, stems
+
+UNITS: dict[str, tuple[str, float]] = {
+    **dict.fromkeys(["s", "sec", "secs", "second", "seconds"], ("s", 1.0)),
+    **dict.fromkeys(["ms", "millisecond", "milliseconds"], ("s", 0.001)),
+    **dict.fromkeys(["min", "mins", "minute", "minutes"], ("s", 60.0)),
+    **dict.fromkeys(["h", "hr", "hrs", "hour", "hours"], ("s", 3600.0)),
+    **dict.fromkeys(["db", "decibel", "decibels"], ("dB", 1.0)),
+    **dict.fromkeys(["hz", "hertz"], ("Hz", 1.0)),
+    "khz": ("Hz", 1000.0),
+    "lufs": ("LUFS", 1.0),
+}
+"""Spellings of a unit, lower case, to the unit a `Quantity` is measured in and the factor to it."""
+
+RATIO_UNITS = {"s", "Hz"}
+"""Units of quantities compared by their ratio (log scale): a duration or a frequency. dB and LUFS are logarithmic
+already, and counts are compared by difference."""
+
+WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+         "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"]
+
+_HEDGE = r"(?:about|around|approximately|approx\.?|roughly|circa|nearly|almost|some|~|≈)"
+_OPTION = re.compile(
+    rf"^\s*(?:{_HEDGE}\s*)?(?P<number>[-+−]?\d+(?:\.\d+)?|(?:{'|'.join(WORDS)})\b)\s*(?P<rest>[^\d]*?)\s*[.!]?\s*$",
+    re.I,
+)
+_COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b", re.I)
+
+
+class NumberOption(BaseModel):
+    """An option read as a number: its value in ``unit`` (None: no unit given), or a count of ``noun``s."""
+
+    value: float
+    unit: str | None = None
+    noun: str | None = None
+
+
+def read_option(text: str) -> NumberOption | None:
+    """``text`` as a number with an optional hedge, unit and "long" ("about 12 seconds", "10 dB", "3", "two
+    speakers", "1.5 s long"), else None: a range ("5 to 10 s") or a comparison ("more than 3") is not one number."""
+    match = _OPTION.match(text)
+    if not match:
+        return None
+    number = match.group("number").lower().replace("−", "-")
+    value = float(WORDS.index(number)) if number in WORDS else float(number)
+    rest = match.group("rest").lower().split()
+    if rest and rest[-1] == "long":
+        rest = rest[:-1]
+    if not rest:
+        return NumberOption(value=value)
+    if len(rest) == 1 and rest[0] in UNITS:
+        unit, factor = UNITS[rest[0]]
+        return NumberOption(value=value * factor, unit=unit)
+    if len(rest) == 1 and rest[0].isalpha():
+        return NumberOption(value=value, noun=rest[0])
+    return None
+
+
+def named(question: str, quantity: Quantity) -> int:
+    """How specifically ``question`` names ``quantity``: the words of the longest of its terms the question says (in
+    any inflection), 0 when it says none. A count must also be asked for as one ("how many", "number of")."""
+    if not quantity.unit and not _COUNT.search(question):
+        return 0
+    said = stems(question)
+    return max((len(stems(term)) for term in quantity.terms if says(said, term)), default=0)
+
+
+def fits(option: NumberOption, quantity: Quantity) -> bool:
+    """Whether ``option`` can be a value of ``quantity``: the same unit (or none given), or a count of what it counts."""
+    if option.noun is not None:
+        return not quantity.unit and any(says(stems(option.noun), term) for term in quantity.terms)
+    return option.unit is None or option.unit == quantity.unit
+
+
+def nearest(options: list[NumberOption], quantity: Quantity) -> int | None:
+    """The index of the option nearest to ``quantity``'s value, by ratio for durations and frequencies and by
+    difference otherwise; None when two options are equally near."""
+    ratio = quantity.unit in RATIO_UNITS and quantity.value > 0 and all(o.value > 0 for o in options)
+    distances = [abs(math.log(o.value / quantity.value)) if ratio else abs(o.value - quantity.value) for o in options]
+    best = min(distances)
+    winners = [i for i, d in enumerate(distances) if math.isclose(d, best, rel_tol=1e-9, abs_tol=1e-12)]
+    return winners[0] if len(winners) == 1 else None

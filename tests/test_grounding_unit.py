@@ -1,0 +1,213 @@
+"""The answer step's grounding in code, with a scripted LLM and toy tools: a measured number picks the nearest
+numeric option."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from copilot.agent import Copilot
+from copilot.answer import Evidence, Request
+from copilot.audio import from_array
+from copilot.cache import ToolCache
+from copilot.numbers import NumberOption, nearest, read_option
+from copilot.planners.llm import LLMPlanner, measured_number
+from copilot.registry import Registry
+from copilot.tool import Quantity, ToolInput, ToolOutput, tool
+from tests.test_agent_unit import ScriptedLLM, program
+
+TRANSCRIPT = {"text": "I would like some tomatoes for the salad tonight."}
+
+
+class Length(ToolOutput):
+    seconds: float
+
+    def facts(self) -> str:
+        return f"Duration: {self.seconds:.3f} s"
+
+    def quantities(self) -> list[Quantity]:
+        return [Quantity(name="duration", value=self.seconds, unit="s", terms=["duration", "length", "long"])]
+
+
+class Talkers(ToolOutput):
+    count: int
+
+    def facts(self) -> str:
+        return f"Speakers: {self.count}"
+
+    def quantities(self) -> list[Quantity]:
+        return [Quantity(name="number of speakers", value=self.count, unit="", terms=["speaker", "voice", "people"])]
+
+
+class Text(ToolOutput):
+    text: str
+
+    def facts(self) -> str:
+        return f'Transcript (en): "{self.text}"'
+
+
+class Tags(ToolOutput):
+    def facts(self) -> str:
+        return "Speech sounds: Speech (0.99)"
+
+    def labels(self) -> list[str]:
+        return ["Speech"]
+
+
+@tool()
+def length(args: ToolInput, clips) -> Length:
+    """The clip's length in seconds."""
+    return Length(seconds=round(args.clip(clips).duration, 3))
+
+
+@tool()
+def talkers(args: ToolInput, clips) -> Talkers:
+    """How many people speak."""
+    return Talkers(count=1)
+
+
+@tool()
+def asr(args: ToolInput, clips) -> Text:
+    """What is said."""
+    return Text(text=TRANSCRIPT["text"])
+
+
+@tool()
+def sound_events(args: ToolInput, clips) -> Tags:
+    """Which sounds are heard."""
+    return Tags()
+
+
+REGISTRY = Registry([length, talkers, asr, sound_events])
+
+
+@pytest.fixture
+def clips():
+    return {"audio1": from_array(np.zeros(int(6.79 * 16000), np.float32))}
+
+
+@pytest.fixture
+def agent_with(tmp_path):
+    def make(*replies: str, registry: Registry = REGISTRY) -> tuple[Copilot, ScriptedLLM]:
+        llm = ScriptedLLM(*replies)
+        return Copilot(LLMPlanner(llm), registry, ToolCache(tmp_path / "cache.sqlite")), llm
+
+    return make
+
+
+def evidence(tool: str, output: ToolOutput, audio: str = "audio1") -> Evidence:
+    return Evidence(step=tool, tool=tool, args={"audio": audio}, output=output.model_dump(), facts=output.facts(),
+                    labels=output.labels(), quantities=output.quantities())
+
+
+def duration(seconds: float, audio: str = "audio1") -> Evidence:
+    return evidence("length", Length(seconds=seconds), audio)
+
+
+def choose_number(question: str, *found: Evidence) -> str | None:
+    draft = measured_number(Request.from_text(question, {"audio1": 1.0}), list(found))
+    return None if draft is None else Request.from_text(question, {}).lettered[draft.choice]
+
+
+# a. a measured number chooses the nearest option
+
+
+def test_the_option_nearest_the_measured_duration_is_chosen_without_the_llm(agent_with, clips):
+    agent, llm = agent_with(program({"tool": "length", "args": {}}))
+    answer = agent.ask(clips, "How long is this recording? (a) about 4 seconds (b) about 7 seconds "
+                              "(c) about 12 seconds (d) about 20 seconds")
+    assert answer.choice == "(b) about 7 seconds" and answer.trace.answered_by == "measured number"
+    assert answer.text == ("(b) about 7 seconds. The length tool measured the duration: 6.79 s; the nearest option is "
+                           "about 7 seconds.")
+    assert len(llm.prompts) == 1  # the plan only
+
+
+@pytest.mark.parametrize(("text", "read"), [
+    ("about 12 seconds", NumberOption(value=12, unit="s")),
+    ("3", NumberOption(value=3)),
+    ("10 dB", NumberOption(value=10, unit="dB")),
+    ("-5 dB", NumberOption(value=-5, unit="dB")),
+    ("1.5 s long", NumberOption(value=1.5, unit="s")),
+    ("approximately 2 minutes", NumberOption(value=120, unit="s")),
+    ("500 ms", NumberOption(value=0.5, unit="s")),
+    ("two speakers", NumberOption(value=2, noun="speakers")),
+    ("seventeen", NumberOption(value=17)),
+    ("5 to 10 seconds", None),  # a range
+    ("more than 3", None),  # a comparison
+    ("4 different people", None),
+    ("yes", None),
+])
+def test_options_read_as_numbers(text, read):
+    assert read_option(text) == read
+
+
+def test_durations_are_compared_by_ratio_and_decibels_and_counts_by_difference():
+    seconds = Quantity(name="duration", value=14.5, unit="s", terms=["duration"])
+    # 20/14.5 = 1.38 is nearer 1 than 14.5/10 = 1.45, though 14.5 is 4.5 s from 10 and 5.5 s from 20
+    assert nearest([NumberOption(value=10, unit="s"), NumberOption(value=20, unit="s")], seconds) == 1
+    snr = Quantity(name="SNR", value=14.5, unit="dB", terms=["SNR"])
+    assert nearest([NumberOption(value=10, unit="dB"), NumberOption(value=20, unit="dB")], snr) == 0
+    count = Quantity(name="number of speakers", value=3, unit="", terms=["speaker"])
+    assert nearest([NumberOption(value=2), NumberOption(value=4)], count) is None  # equally near: the LLM's call
+
+
+def test_the_question_must_name_the_quantity_so_a_count_is_not_answered_by_a_duration():
+    both = [duration(3.2), evidence("talkers", Talkers(count=2))]
+    assert choose_number("How many different people speak? (a) 1 (b) 2 (c) 3 (d) 4", *both) == "(b) 2"
+    assert choose_number("How many voices are there? (a) one (b) two (c) three", *both) == "(b) two"
+    assert choose_number("How many seconds long is it? (a) 1 (b) 3 (c) 6", *both) == "(b) 3"
+    assert choose_number("What is the length of the clip? (a) 2 s (b) 4 s", *both) == "(b) 4 s"
+    assert choose_number("Which is the speaker's favourite number? (a) 1 (b) 2", *both) is None  # no count asked
+    assert choose_number("Which number is said first? (a) 1 (b) 2", *both) is None  # names nothing measured
+    assert choose_number("How many speakers? (a) 2 (b) about 3 seconds", *both) is None  # not one kind of number
+
+
+def test_a_number_without_one_measured_quantity_to_go_by_is_left_to_the_llm():
+    question = "How long is it? (a) about 4 seconds (b) about 8 seconds"
+    assert choose_number(question) is None  # nothing measured
+    assert choose_number(question, duration(4.1), duration(7.9, "audio2")) is None  # two clips, two durations
+    assert choose_number(question, duration(4.1), duration(4.1)) == "(a) about 4 seconds"  # one value, twice
+    assert choose_number("How long is it? (a) 10 dB (b) 20 dB", duration(4.1)) is None  # not a duration's unit
+    assert choose_number("How long is it? (a) short (b) 8 seconds", duration(4.1)) is None  # not all numbers
+    failed = duration(4.1).model_copy(update={"error": "boom"})
+    assert choose_number(question, failed) is None
+
+
+def test_the_closer_name_wins_when_two_quantities_are_named():
+    rt60 = Quantity(name="reverberation time RT60", value=0.7, unit="s", terms=["RT60", "reverberation time"])
+    reverb = Evidence(step="r", tool="reverberation", quantities=[rt60])
+    question = "How long is the reverberation time? (a) 0.3 s (b) 0.8 s (c) 2 s"
+    assert choose_number(question, duration(6.79), reverb) == "(b) 0.8 s"  # "reverberation time" over "how long"
+
+
+def test_the_tools_declare_what_they_measure():
+    from tools.diarization import DiarizationOutput
+    from tools.measures import Duration, Loudness, Pitch
+    from tools.reverberation import Reverberation
+    from tools.signal_quality import SignalQuality
+
+    outputs = [
+        Duration(duration=6.79, source_sample_rate=16000, channels=1),
+        DiarizationOutput(num_speakers=2, turns=[], speaking_time=[]),
+        SignalQuality(snr_db=8.2, noise="noisy", noise_dbfs=-40, noise_measured_in="pauses", pause_seconds=2.0,
+                      full_scale_ratio=0.0, flat_runs=0, clipped=False),
+        Reverberation(rt60_s=0.7, reverberation="reverberant", decays=80, bands=8),
+        Loudness(lufs=-23.4, peak_dbfs=-3, rms_dbfs=-25, noise_floor_dbfs=-60, silence_ratio=0.1, silence_threshold=-50),
+        Pitch(median_hz=120.0, low_hz=90.0, high_hz=180.0, range_semitones=12.0, voiced_ratio=0.5),
+    ]
+    measured = [(q.name, q.value, q.unit) for o in outputs for q in o.quantities()]
+    assert measured == [("duration", 6.79, "s"), ("number of speakers", 2, ""),
+                        ("speech-to-noise ratio (SNR)", 8.2, "dB"), ("reverberation time RT60", 0.7, "s"),
+                        ("loudness", -23.4, "LUFS"), ("median pitch", 120.0, "Hz")]
+    found = [Evidence(step="x", tool=type(o).__name__, quantities=o.quantities()) for o in outputs]
+    assert choose_number("Which SNR level matches the clip? (a) 0 dB (b) 10 dB (c) 20 dB", *found) == "(b) 10 dB"
+    assert choose_number("Predict the signal-to-noise ratio. (a) 5 dB (b) 15 dB", *found) == "(a) 5 dB"
+    assert choose_number("What is the RT60? (a) 0.2 s (b) 0.6 s (c) 1.5 s", *found) == "(b) 0.6 s"
+    assert choose_number("Determine the total number of different talkers. (a) 1 (b) 2", *found) == "(b) 2"
+    assert choose_number("How many speakers are there? (a) 1 (b) 2 (c) 3", *found) == "(b) 2"
+    assert choose_number("What is the median pitch? (a) 100 Hz (b) 200 Hz", *found) == "(a) 100 Hz"
+    assert choose_number("How loud is it? (a) -23 LUFS (b) -14 LUFS", *found) == "(a) -23 LUFS"
+    silent = SignalQuality(snr_db=None, noise=None, noise_dbfs=-90, noise_measured_in="quietest frames",
+                           pause_seconds=0, full_scale_ratio=0, flat_runs=0, clipped=False)
+    assert silent.quantities() == [] and Pitch(median_hz=None, low_hz=None, high_hz=None, range_semitones=None,
+                                               voiced_ratio=0).quantities() == []
