@@ -12,6 +12,7 @@ from copilot.numbers import fits, named, nearest, read_option
 from copilot.planners import prompts
 from copilot.planners.base import LLM, Completion, Draft
 from copilot.program import Program, ProgramError, parse
+from copilot.questions import QUOTED, asks_what_is_said, quoted
 from copilot.registry import Registry
 from copilot.tool import Attribute
 from copilot.words import says, stems
@@ -21,6 +22,8 @@ _YES_NO = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will
 _NEGATION = re.compile(r"\b(no|not|none|nothing|nobody|without|never)\b|n't\b", re.I)
 _HOW_TO_ANSWER = re.compile(r",?\s*\b(?:yes\s+)?or\s+(?:not|no)\b", re.I)
 _ALTERNATIVES = re.compile(r"\bor\b", re.I)  # "a man or a woman?" asks which one
+_ABSENCE = re.compile(r"\b(absent|missing|lacks?|lacking|omit\w*|left out|excluded?)\b", re.I)
+TRANSCRIPT_SHOWN = 240  # characters of the transcript quoted in a transcript-match answer
 FIT_ATTEMPTS = 4  # answer prompts tried, each with the measurements cut shorter, before the question fails
 MIN_FACTS = 400  # characters of measurements below which an answer is not worth composing
 
@@ -31,7 +34,7 @@ def choose(request: Request, evidence: list[Evidence], llm: LLM) -> Draft:
         hit = match_option(request.options, [label for e in evidence for label in e.labels])
         if hit is not None:
             return Draft(text=request.lettered[hit], choice=hit, answered_by="label match")
-        grounded = measured_number(request, evidence)
+        grounded = transcript_match(request, evidence) or measured_number(request, evidence)
         if grounded is not None:
             return grounded
         linked = link_options(request, evidence, llm) or choose_for_value(request, evidence, llm)
@@ -42,7 +45,7 @@ def choose(request: Request, evidence: list[Evidence], llm: LLM) -> Draft:
         text = f"{request.lettered[index]}. {reasoning}".strip()
         return Draft(text=text, choice=index, notes=notes)
     if asks_yes_or_no(request.question):
-        measured = yes_or_no_from_labels(request.question, evidence)
+        measured = transcript_match(request, evidence) or yes_or_no_from_labels(request.question, evidence)
         if measured is not None:
             return measured
         # otherwise a two-option choice: reasoning first, then the held-to-schema verdict
@@ -92,6 +95,39 @@ def yes_or_no_from_labels(question: str, evidence: list[Evidence]) -> Draft | No
     if heard is not None:
         return Draft(text=f"Yes. The {heard[1].tool} tool measured {heard[0]}.", answered_by="label match")
     return None
+
+
+def transcript_match(request: Request, evidence: list[Evidence]) -> Draft | None:
+    """Yes or no to whether the phrase a question quotes is said ("does the speaker say the word "tomato"?"), from
+    the transcript, matched in any inflection as JASCO's keyword hits are (`copilot.words.says`): a yes/no question
+    (or yes and no as its options) about what is said, one quoted phrase, and the asr tool's transcript of one clip.
+    None otherwise, or when the question negates ("is the word "x" not said?", "absent"), which the LLM answers.
+
+    A small model given a transcript that holds the word has answered "no, it is not said".
+    """
+    yes_no = [normalise(o) for o in request.options]
+    if request.options and sorted(yes_no) != ["no", "yes"]:
+        return None
+    phrases = quoted(request.question)
+    unquoted = QUOTED.sub(" ", _asked(request.question))
+    if len(phrases) != 1 or not asks_what_is_said(request.question) or _NEGATION.search(unquoted) or _ABSENCE.search(unquoted):
+        return None
+    heard = [e for e in evidence if e.tool == "asr" and not e.error and e.output is not None]
+    if not heard or len({e.args.get("audio", "audio1") for e in heard}) > 1:
+        return None  # no transcript, or one per clip: which clip the question means is the LLM's to read
+    transcript = " ".join(str((e.output or {}).get("text", "")).strip() for e in heard).strip()
+    phrase = phrases[0]
+    said = says(stems(transcript), phrase)
+    shown = transcript if len(transcript) <= TRANSCRIPT_SHOWN else f"{transcript[:TRANSCRIPT_SHOWN].rsplit(' ', 1)[0]} ..."
+    if not transcript:
+        reason = f'No speech was recognised, so "{phrase}" is not said.'
+    else:
+        reason = f'The transcript {"says" if said else "does not say"} "{phrase}": "{shown}"'
+    verdict = "yes" if said else "no"
+    if not request.options:
+        return Draft(text=f"{verdict.capitalize()}. {reason}", answered_by="transcript match")
+    index = yes_no.index(verdict)
+    return Draft(text=f"{request.lettered[index]}. {reason}", choice=index, answered_by="transcript match")
 
 
 def measured_number(request: Request, evidence: list[Evidence]) -> Draft | None:

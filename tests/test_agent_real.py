@@ -180,3 +180,12 @@ def test_a_numeric_option_is_the_one_nearest_the_measured_duration(agent, tmp_pa
     assert "duration" in tools_run(answer)
     assert answer.choice == "(b) about 7 seconds" and answer.trace.answered_by == "measured number", answer.text
 
+
+def test_a_quoted_word_is_answered_from_the_transcript(agent, tmp_path):
+    wav = corpora.speak("I would like some fresh tomatoes for the salad tonight.", tmp_path / "t.wav")
+    said = agent.ask(clip(wav), 'Does the speaker say the word "tomato"? (a) no (b) yes')
+    assert "asr" in tools_run(said)
+    assert said.choice == "(b) yes" and said.trace.answered_by == "transcript match", said.text
+    absent = agent.ask(clip(wav), 'Does the speaker say the word "potatoes"? (a) yes (b) no')
+    assert absent.choice == "(b) no" and absent.trace.answered_by == "transcript match", absent.text
+

@@ -1,5 +1,5 @@
 """The answer step's grounding in code, with a scripted LLM and toy tools: a measured number picks the nearest
-numeric option."""
+numeric option, and a quoted word is looked up in the transcript."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from copilot.answer import Evidence, Request
 from copilot.audio import from_array
 from copilot.cache import ToolCache
 from copilot.numbers import NumberOption, nearest, read_option
-from copilot.planners.llm import LLMPlanner, measured_number
+from copilot.planners.llm import LLMPlanner, measured_number, transcript_match
+from copilot.questions import asks_what_is_said, quoted
 from copilot.registry import Registry
 from copilot.tool import Quantity, ToolInput, ToolOutput, tool
 from tests.test_agent_unit import ScriptedLLM, program
@@ -211,3 +212,68 @@ def test_the_tools_declare_what_they_measure():
                            pause_seconds=0, full_scale_ratio=0, flat_runs=0, clipped=False)
     assert silent.quantities() == [] and Pitch(median_hz=None, low_hz=None, high_hz=None, range_semitones=None,
                                                voiced_ratio=0).quantities() == []
+
+
+# b. a quoted word is looked up in the transcript
+
+
+def said(question: str, *found: Evidence) -> str | None:
+    request = Request.from_text(question, {"audio1": 1.0})
+    draft = transcript_match(request, list(found))
+    if draft is None:
+        return None
+    assert draft.answered_by == "transcript match"
+    return request.lettered[draft.choice] if draft.choice is not None else draft.text
+
+
+def transcript(text: str = TRANSCRIPT["text"], audio: str = "audio1") -> Evidence:
+    return evidence("asr", Text(text=text), audio)
+
+
+def test_a_quoted_word_is_looked_up_in_the_transcript_in_any_inflection():
+    heard = transcript("I would like some tomatoes for the salad tonight.")
+    assert said('Does the speaker say the word "tomato"? (a) no (b) yes', heard) == "(b) yes"
+    assert said("Does the speaker say the word 'potato'? (a) yes (b) no", heard) == "(b) no"
+    assert said('Is the phrase “salad tonight” spoken? (a) yes (b) no', heard) == "(a) yes"
+    assert said('Does the speaker mention "salads"?', heard) == (
+        'Yes. The transcript says "salads": "I would like some tomatoes for the salad tonight."')
+    assert said('Is the word "cat" uttered in this clip?', heard).startswith('No. The transcript does not say "cat"')
+    assert said('Does the speaker say "tea"?', transcript("The team won.")).startswith("No.")  # not a word's prefix
+    assert said('Does the speaker say "hello"? (a) yes (b) no', transcript("")) == "(b) no"  # no speech recognised
+
+
+def test_a_transcript_match_needs_a_yes_no_question_about_what_is_said_one_quote_and_one_transcript():
+    heard = transcript()
+    assert said('Is the word "tomato" not said? (a) yes (b) no', heard) is None  # negated: the LLM reads it
+    assert said('Is the word "tomato" absent from the speech? (a) yes (b) no', heard) is None
+    assert said('Is the "beep" sound heard? (a) yes (b) no', heard) is None  # not about what is said
+    assert said('Which word is said, "tomato" or "potato"? (a) tomato (b) potato', heard) is None  # not yes/no
+    assert said('Does the speaker say the word "tomato"? (a) yes (b) no') is None  # no transcript
+    two = [transcript(audio="audio1"), transcript("potatoes", audio="audio2")]
+    assert said('Does the speaker say "tomato"? (a) yes (b) no', *two) is None  # which clip: the LLM's to read
+    failed = transcript().model_copy(update={"error": "boom", "output": None})
+    assert said('Does the speaker say "tomato"? (a) yes (b) no', failed) is None
+
+
+def test_the_agent_answers_a_quoted_word_from_the_transcript_without_the_llm(agent_with, clips):
+    agent, llm = agent_with(program({"tool": "asr", "args": {}}))
+    answer = agent.ask(clips, 'Can you hear the speaker pronounce the word "tomatoes"? (a) no (b) yes')
+    assert answer.choice == "(b) yes" and answer.trace.answered_by == "transcript match"
+    assert len(llm.prompts) == 1
+
+
+@pytest.mark.parametrize(("question", "about_speech", "quotes"), [
+    ('Does the speaker say the word "tomato"?', True, ["tomato"]),
+    ("Is the term 'ice cream' in the speaker's sentence?", True, ["ice cream"]),
+    ("Is the phrase “good morning” spoken?", True, ["good morning"]),
+    ("Is a number mentioned?", True, []),
+    ("What do the two people talk about?", True, []),
+    ("What is the first word?", True, []),
+    ('Is the "beep" sound heard?', False, ["beep"]),
+    ("Would you say the speaker is happy?", False, []),
+    ("How many people speak in the recording?", False, []),
+    ("Which language is spoken?", False, []),
+    ("Is the speaker's voice 'calm'?", False, ["calm"]),
+])
+def test_questions_about_what_is_said(question, about_speech, quotes):
+    assert asks_what_is_said(question) is about_speech and quoted(question) == quotes
