@@ -7,6 +7,7 @@
 A failed step or an invalid program goes back to the planner with the problems, for at most
 ``max_rounds`` rounds; after that the agent answers from what it has and says what failed. A step that
 found nothing to measure (`NothingToMeasure`: no speech in the range) is a finding, not a problem to repair.
+A question about what is said always gets an asr step: code adds one to a program without it, and the trace says so.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from copilot.config import Settings
 from copilot.errors import CopilotError, NothingToMeasure
 from copilot.planners.base import Draft, Planner
 from copilot.program import Program, ProgramError, Step, dependencies, resolve, validate
+from copilot.questions import asks_what_is_said
 from copilot.registry import Registry, default_registry
 from copilot.tool import Clips
 
@@ -42,6 +44,7 @@ class State(TypedDict, total=False):
     rounds: Annotated[list[Program], operator.add]
     problems: list[str]
     all_problems: Annotated[list[str], operator.add]
+    amendments: Annotated[list[str], operator.add]
     evidence: Annotated[dict[str, Evidence], _merge]
     timings: Annotated[dict[str, float], _merge]
     draft: Draft
@@ -92,6 +95,7 @@ class Copilot:
             timings=timings,
             answered_by=draft.answered_by,
             notes=draft.notes,
+            amendments=state.get("amendments", []),
         )
         return Answer(
             question=question, text=draft.text, choice=choice, evidence=evidence,
@@ -118,13 +122,33 @@ class Copilot:
         round_ = len(state.get("rounds", [])) + 1
         try:
             program = self.planner.plan(state["request"], self.registry, state.get("problems", []))
+            program, amended = self._amend(program, state["request"], round_)
             validate(program, self.registry, list(state["clips"]))
-            update: dict[str, Any] = {"program": program, "problems": [], "rounds": [program]}
+            update: dict[str, Any] = {"program": program, "problems": [], "rounds": [program], "amendments": amended}
         except (ProgramError, CopilotError, ValueError) as exc:
             problems = exc.problems if isinstance(exc, ProgramError) else [str(exc)]
             update = {"program": None, "problems": problems, "all_problems": problems, "rounds": [Program()]}
         update["timings"] = {f"plan.{round_}": round(time.perf_counter() - started, 3)}
         return update
+
+    def _amend(self, program: Program, request: Request, round_: int) -> tuple[Program, list[str]]:
+        """``program`` with an asr step on each clip when the question asks what is said and the planner planned
+        none, and what was added, for the trace. A small planner has sent "does the speaker say the word "tomato"?"
+        to sound_events alone."""
+        if "asr" not in self.registry or any(s.tool == "asr" for s in program.steps):
+            return program, []
+        if not asks_what_is_said(request.question):
+            return program, []
+        taken = {s.id for s in program.steps}
+        added, notes = [], []
+        for name in request.clips:
+            step_id = next(f"asr{n}" for n in range(1, len(taken) + 2) if f"asr{n}" not in taken)
+            taken.add(step_id)
+            two = len(request.clips) > 1
+            added.append(Step(id=step_id, tool="asr", args={"audio": name} if two else {}))
+            notes.append(f"round {round_}: added step {step_id!r}, asr{' on ' + name if two else ''}: the question asks "
+                         "what is said and the planner planned no asr")
+        return program.model_copy(update={"steps": [*program.steps, *added]}), notes
 
     def _after_plan(self, state: State) -> str:
         if state.get("program") is not None:

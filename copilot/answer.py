@@ -68,6 +68,9 @@ class Trace(BaseModel):
     timings: dict[str, float] = Field(default_factory=dict)
     answered_by: str = ""
     notes: list[str] = Field(default_factory=list, description="caveats of the answer, e.g. measurements cut to fit")
+    amendments: list[str] = Field(
+        default_factory=list, description="steps code added to the planner's program, e.g. asr for a question about what is said"
+    )
 
 
 class Answer(BaseModel):

@@ -23,6 +23,7 @@ def render_answer(answer: Answer, trace: bool = False) -> str:
         for i, program in enumerate(answer.trace.rounds, 1):
             steps = ", ".join(f"{s.id}={s.tool}({json.dumps(s.args, separators=(',', ':'))})" for s in program.steps)
             lines.append(f"  program {i}: {steps or '(none)'}")
+        lines += [f"  amended: {amendment}" for amendment in answer.trace.amendments]
         for e in answer.evidence:
             lines.append(f"  {e.step} {e.tool} {e.seconds:.2f} s: {json.dumps(e.output)[:400] if e.output else e.error}")
         lines.append("Timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in answer.trace.timings.items()))

@@ -189,3 +189,21 @@ def test_a_quoted_word_is_answered_from_the_transcript(agent, tmp_path):
     absent = agent.ask(clip(wav), 'Does the speaker say the word "potatoes"? (a) yes (b) no')
     assert absent.choice == "(b) no" and absent.trace.answered_by == "transcript match", absent.text
 
+
+def test_a_question_about_a_spoken_word_always_runs_asr(llm, tmp_path):
+    planned: list[set[str]] = []  # the tools of each program as the LLM wrote it, before the agent adds any
+
+    class Planner(LLMPlanner):
+        def plan(self, request, registry, feedback):
+            program = super().plan(request, registry, feedback)
+            planned.append({s.tool for s in program.steps})
+            return program
+
+    agent = Copilot(Planner(llm), cache=ToolCache(tmp_path / "cache.sqlite"))
+    wav = corpora.speak("Remember to bring an umbrella, because heavy rain is expected this afternoon.",
+                        tmp_path / "u.wav")
+    answer = agent.ask(clip(wav), 'Can you hear the word "umbrella" in this recording? (a) no (b) yes')
+    assert "asr" in tools_run(answer), answer.trace.rounds
+    # the trace says when code added the asr step, and only then
+    assert bool(answer.trace.amendments) == ("asr" not in planned[-1]), (planned, answer.trace)
+    assert answer.choice == "(b) yes" and answer.trace.answered_by == "transcript match", answer.text

@@ -1,7 +1,9 @@
 """The answer step's grounding in code, with a scripted LLM and toy tools: a measured number picks the nearest
-numeric option, and a quoted word is looked up in the transcript."""
+numeric option, a quoted word is looked up in the transcript, and a question about what is said always gets asr."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from copilot.numbers import NumberOption, nearest, read_option
 from copilot.planners.llm import LLMPlanner, measured_number, transcript_match
 from copilot.questions import asks_what_is_said, quoted
 from copilot.registry import Registry
+from copilot.render import render_answer
 from copilot.tool import Quantity, ToolInput, ToolOutput, tool
 from tests.test_agent_unit import ScriptedLLM, program
 
@@ -277,3 +280,38 @@ def test_the_agent_answers_a_quoted_word_from_the_transcript_without_the_llm(age
 ])
 def test_questions_about_what_is_said(question, about_speech, quotes):
     assert asks_what_is_said(question) is about_speech and quoted(question) == quotes
+
+
+# c. a question about what is said always runs asr
+
+
+def test_a_spoken_word_planned_with_sound_events_gets_an_asr_step_and_the_trace_says_so(agent_with, clips):
+    agent, llm = agent_with(program({"tool": "sound_events", "args": {}}))
+    answer = agent.ask(clips, 'Does the speaker say the word "salad"? (a) no (b) yes')
+    assert [s.tool for s in answer.program.steps] == ["sound_events", "asr"]
+    assert answer.trace.amendments == [
+        "round 1: added step 'asr1', asr: the question asks what is said and the planner planned no asr"]
+    assert {e.tool for e in answer.evidence} == {"sound_events", "asr"}
+    assert answer.choice == "(b) yes" and answer.trace.answered_by == "transcript match"
+    assert "amended: round 1: added step 'asr1'" in render_answer(answer, trace=True)
+    assert len(llm.prompts) == 1
+
+
+def test_asr_is_added_once_per_clip_and_only_when_missing_and_the_question_is_about_speech(agent_with, clips):
+    two = {**clips, "audio2": clips["audio1"]}
+    agent, _ = agent_with(program({"tool": "sound_events", "args": {}}),
+                          json.dumps({"reasoning": "Both say it.", "answer": "(a) yes"}))
+    answer = agent.ask(two, 'Do both speakers say "salad"? (a) yes (b) no')
+    assert [(s.id, s.tool, s.args) for s in answer.program.steps[1:]] == [
+        ("asr1", "asr", {"audio": "audio1"}), ("asr2", "asr", {"audio": "audio2"})]
+    assert answer.trace.answered_by == "llm"  # two transcripts: which clip is meant is read by the LLM
+    agent, _ = agent_with(program({"tool": "asr", "args": {}}))
+    assert agent.ask(clips, 'Does the speaker say "salad"? (a) no (b) yes').trace.amendments == []
+    agent, _ = agent_with(program({"tool": "talkers", "args": {}}))
+    answer = agent.ask(clips, "How many people speak? (a) 1 (b) 2")
+    assert answer.trace.amendments == [] and [s.tool for s in answer.program.steps] == ["talkers"]
+    assert answer.choice == "(a) 1" and answer.trace.answered_by == "measured number"
+    agent, _ = agent_with(program({"tool": "sound_events", "args": {}}),
+                          json.dumps({"reasoning": "No transcript.", "answer": "(b) no"}),
+                          registry=Registry([sound_events]))
+    assert agent.ask(clips, 'Does the speaker say "salad"? (a) yes (b) no').trace.amendments == []  # no asr to add
