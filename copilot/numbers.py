@@ -72,11 +72,16 @@ def read_option(text: str) -> NumberOption | None:
 
 def named(question: str, quantity: Quantity) -> int:
     """How specifically ``question`` names ``quantity``: the words of the longest of its terms the question says (in
-    any inflection), 0 when it says none. A count must also be asked for as one ("how many", "number of")."""
+    any inflection), else 1 when it asks for a number of the quantity's unit ("how many seconds ...?" asks for a
+    duration, an RT60 or any other time), else 0. A count must be asked for as one ("how many", "number of")."""
     if not quantity.unit and not _COUNT.search(question):
         return 0
     said = stems(question)
-    return max((len(stems(term)) for term in quantity.terms if says(said, term)), default=0)
+    closest = max((len(stems(term)) for term in quantity.terms if says(said, term)), default=0)
+    if not closest and quantity.unit:
+        spellings = [s for s, (unit, _) in UNITS.items() if unit == quantity.unit and len(s) > 2]
+        closest = int(any(says(said, f"how many {spelling}") for spelling in spellings))
+    return closest
 
 
 def fits(option: NumberOption, quantity: Quantity) -> bool:

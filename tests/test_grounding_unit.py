@@ -160,6 +160,8 @@ def test_the_question_must_name_the_quantity_so_a_count_is_not_answered_by_a_dur
     assert choose_number("How many different people speak? (a) 1 (b) 2 (c) 3 (d) 4", *both) == "(b) 2"
     assert choose_number("How many voices are there? (a) one (b) two (c) three", *both) == "(b) two"
     assert choose_number("How many seconds long is it? (a) 1 (b) 3 (c) 6", *both) == "(b) 3"
+    assert choose_number("About how many seconds does it last? (a) 2 s (b) 3 s", *both) == "(b) 3 s"  # its unit
+    assert choose_number("About how many seconds does it last? (a) 2 (b) 3", *both) == "(b) 3"
     assert choose_number("What is the length of the clip? (a) 2 s (b) 4 s", *both) == "(b) 4 s"
     assert choose_number("Which is the speaker's favourite number? (a) 1 (b) 2", *both) is None  # no count asked
     assert choose_number("Which number is said first? (a) 1 (b) 2", *both) is None  # names nothing measured
@@ -182,6 +184,7 @@ def test_the_closer_name_wins_when_two_quantities_are_named():
     reverb = Evidence(step="r", tool="reverberation", quantities=[rt60])
     question = "How long is the reverberation time? (a) 0.3 s (b) 0.8 s (c) 2 s"
     assert choose_number(question, duration(6.79), reverb) == "(b) 0.8 s"  # "reverberation time" over "how long"
+    assert choose_number("How many seconds? (a) 0.3 s (b) 7 s", duration(6.79), reverb) is None  # both in seconds
 
 
 def test_the_tools_declare_what_they_measure():
