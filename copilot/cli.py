@@ -19,6 +19,9 @@ EPILOG = """examples:
   copilot run asr clip.wav --args '{"word_timestamps": true}'
   copilot run speaker_verification a.wav b.wav
   copilot tools --json                           tool descriptions and schemas
+  copilot tools new speech_rate                  a new tool in tools/ and its test, from the template
+  copilot toolset propose --instructions tasks.txt --out coverage
+                                                 which tasks the tools serve, and which need a new tool
   copilot models fetch                           assemble and verify the default models
   copilot learn accent --data clips.jsonl --label accent --group speaker
                                                  teach a new attribute from labelled clips
@@ -118,9 +121,15 @@ def _parser() -> argparse.ArgumentParser:
     add_backend_flags(p)
     p.set_defaults(func=_run)
 
-    p = sub.add_parser("tools", help="list the tools with their descriptions and schemas")
+    p = sub.add_parser("tools", help="list the tools with their descriptions and schemas; `tools new NAME` writes a new one")
     p.add_argument("--json", action="store_true", help="print the full specs (descriptions and JSON schemas)")
     p.set_defaults(func=_tools)
+
+    from copilot.toolset.cli import add_commands as add_toolset_commands
+    from copilot.toolset.cli import add_new
+
+    add_new(p)
+    add_toolset_commands(sub)
 
     from copilot.benchmarks.cli import add_commands as add_bench_commands
 
