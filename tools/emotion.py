@@ -229,13 +229,12 @@ def load_head(path: Path | None) -> EmotionModel:
     """The default emotion backend: the project's emotion head (or the head file at ``path``), and the prosody
     rule for ranges with less speech than the head was trained on."""
     from copilot.heads.features import encoder
-    from copilot.heads.head import recorded_sha256
-    from copilot.heads.store import HeadFile, find
+    from copilot.heads.head import load, recorded_sha256
+    from copilot.heads.store import shipped_head
     from copilot.heads.tools import classify
     from copilot.tools.vad import speech_segments
 
-    ref = find("emotion") if path is None else HeadFile(name=path.stem, path=path, sha256=recorded_sha256(path), source="trained")
-    head = ref.load()
+    head = shipped_head("emotion") if path is None else load(path, recorded_sha256(path))
     enc = encoder(head.meta.encoder)
 
     def run(audio: Audio) -> EmotionOutput:
@@ -244,7 +243,7 @@ def load_head(path: Path | None) -> EmotionModel:
         found = classify(head, enc.extract(audio))
         scores = [EmotionScore(label=s.label, probability=s.probability) for s in found]
         return EmotionOutput(
-            label=scores[0].label, confidence=scores[0].probability, scores=scores, backend=f"head:{ref.name}"
+            label=scores[0].label, confidence=scores[0].probability, scores=scores, backend=f"head:{head.name}"
         )
 
     return run

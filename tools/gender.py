@@ -128,9 +128,9 @@ def head_p_female(speech: np.ndarray) -> float | None:
     when there is too little speech for its encoder."""
     from copilot.audio import from_array
     from copilot.heads.features import encoder
-    from copilot.heads.store import find
+    from copilot.heads.store import shipped_head
 
-    head = find("gender").load()
+    head = shipped_head("gender")
     try:
         features = encoder(head.meta.encoder).extract(from_array(speech))
     except NothingToMeasure:

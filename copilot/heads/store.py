@@ -58,6 +58,11 @@ def shipped() -> list[HeadFile]:
     return [HeadFile(name=name, path=SHIPPED / f"{name}.npz", sha256=sha, source="shipped") for name, sha in HEADS.items()]
 
 
+def shipped_head(name: str) -> Head:
+    """The head the package ships as ``name`` (a built-in tool's default), never a trained or installed namesake."""
+    return next(h for h in shipped() if h.name == name).load()
+
+
 def trained(settings: Settings | None = None) -> list[HeadFile]:
     return [
         HeadFile(name=path.stem, path=path, sha256=recorded_sha256(path), source="trained")

@@ -31,7 +31,7 @@ class HeadOutput(ToolOutput):
         return f"{self.attribute_name.capitalize()}: {self.label} (p={self.confidence:.2f}); then {rest} [learned head {self.head}]"
 
     def labels(self) -> list[str]:
-        return [self.label]
+        return [s.label for s in self.scores]  # the whole ranking: the best-scored option is the head's pick
 
     def attribute(self) -> Attribute:
         return Attribute(name=self.attribute_name, values=[s.label for s in self.scores])
