@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from copilot.audio import load
 from copilot.cache import ToolCache
 from copilot.cli import main
 from copilot.errors import ChecksumError, ModelError
+from copilot.heads import features
 from copilot.heads import head as head_file
 from copilot.heads.store import find, shipped
 from copilot.heads.tools import head_tools
@@ -197,3 +199,15 @@ def test_a_head_shared_as_a_wheel_comes_in_through_its_entry_point(tmp_path, mon
     assert tool.name == "voice_sex" and "female, male" in tool.description
     wav, _ = corpora.librivox()[0]
     assert tool({}, {"audio1": load(wav)}).label == "male"  # the LibriVox reader
+
+
+def test_a_second_run_takes_every_feature_from_the_cache(pace_data, heads, monkeypatch):
+    """So a killed `copilot learn` resumes where it stopped: what was extracted is never extracted again."""
+    assert learn(pace_data / "items.jsonl") == 0
+    whisper = features.ENCODERS["whisper-base"]
+
+    def no_encoder(audio):
+        raise AssertionError("the encoder ran although the features were cached")
+
+    monkeypatch.setitem(features.ENCODERS, "whisper-base", dataclasses.replace(whisper, extract=no_encoder))
+    assert learn(pace_data / "items.jsonl", "--force") == 0
