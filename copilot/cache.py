@@ -13,14 +13,20 @@ from copilot import backends
 from copilot.tool import Clips, Tool, ToolInput
 
 
+def open_table(path: Path, schema: str) -> sqlite3.Connection:
+    """A SQLite file shared by threads and processes (WAL), with the table ``schema`` created if missing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, check_same_thread=False, timeout=30)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(f"CREATE TABLE IF NOT EXISTS {schema}")
+    return db
+
+
 class ToolCache:
     """Outputs keyed by (the sha256 of every clip the call reads, tool name, tool version, arguments)."""
 
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS outputs (key TEXT PRIMARY KEY, tool TEXT, output TEXT)")
+        self._db = open_table(path, "outputs (key TEXT PRIMARY KEY, tool TEXT, output TEXT)")
         self._lock = threading.Lock()
 
     @staticmethod

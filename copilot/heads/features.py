@@ -17,7 +17,6 @@ speech encoder is `NothingToMeasure`.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ import numpy as np
 
 from copilot import backends
 from copilot.audio import SAMPLE_RATE, Audio
+from copilot.cache import open_table
 from copilot.config import Settings
 from copilot.errors import NothingToMeasure
 from copilot.tool import Segment
@@ -137,11 +137,7 @@ class FeatureCache:
     """Feature vectors in SQLite, keyed by (clip sha256, encoder, encoder version): a killed run resumes from it."""
 
     def __init__(self, path: Path | None = None):
-        path = path or Settings.from_env().cache_dir / "features.sqlite"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS features (key TEXT PRIMARY KEY, vector BLOB)")
+        self._db = open_table(path or Settings.from_env().cache_dir / "features.sqlite", "features (key TEXT PRIMARY KEY, vector BLOB)")
         self._lock = threading.Lock()
 
     @staticmethod
