@@ -72,6 +72,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=_positive, help="ask only this many items, taken in turn from each category")
     p.add_argument("--workers", type=_positive, default=1, help="items answered at once (default: 1)")
     p.add_argument("--retry-errors", action="store_true", help="ask again the items whose earlier result is an error")
+    p.add_argument("--no-reuse-plans", dest="reuse_plans", action="store_false",
+                   help="plan every question with the LLM; by default a question of a shape seen before (the same "
+                        "wording, other options) runs the program kept for that shape, kept beside the tool cache")
     p.add_argument("--out", type=Path, required=True, help="the results file (JSONL), appended to and resumed from")
     p.set_defaults(func=_run)
 
@@ -105,7 +108,7 @@ def _run(args: argparse.Namespace) -> None:
     from copilot.benchmarks.systems import load_system
 
     items = select(load_items(args.benchmark, args.data, args.audio_dir), args.limit)
-    system = load_system(args.system, args.planner, args.llm, args.base_url, args.name)
+    system = load_system(args.system, args.planner, args.llm, args.base_url, args.name, args.reuse_plans)
     judge = None if args.judge == "none" else Judge(args.judge)
     summary = run(items, system, args.out, benchmark=args.benchmark, judge=judge, variants=args.variants,
                   workers=args.workers, retry_errors=args.retry_errors)

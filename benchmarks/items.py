@@ -53,6 +53,7 @@ class Prediction(BaseModel):
     choice: int | None = Field(None, description="the option the system committed to, when it chooses structurally")
     evidence: list[dict[str, Any]] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
+    reused_plan: bool = Field(False, description="the copilot ran a program kept for an earlier question of this shape")
 
 
 class Result(BaseModel):
@@ -73,6 +74,7 @@ class Result(BaseModel):
     judge: str | None = Field(None, description="the LLM that judged the prediction, if one did")
     evidence: list[dict[str, Any]] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
+    reused_plan: bool = False
     error: str | None = None
 
 

@@ -214,9 +214,11 @@ def _systems_table(systems: dict[str, list[Result]], variants: dict[str, int]) -
     body = []
     for name, rs in systems.items():
         seconds = [r.timings["total"] for r in rs if "total" in r.timings and not r.error]
+        reused = sum(r.reused_plan for r in rs)
         body.append([name, str(len({r.id for r in rs})), str(variants[name]), str(sum(r.error is not None for r in rs)),
-                     f"{mean(seconds):.1f}" if seconds else "–", _judges(rs)])
-    return _table(["system", "items", "prompt variants", "errors", "s / answer", "judge"], body)
+                     f"{mean(seconds):.1f}" if seconds else "–", f"{100 * reused / len(rs):.0f}%" if reused else "–",
+                     _judges(rs)])
+    return _table(["system", "items", "prompt variants", "errors", "s / answer", "plans reused", "judge"], body)
 
 
 def _judges(results: list[Result]) -> str:

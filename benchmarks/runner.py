@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import functools
 import os
+import random
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import closing
 from pathlib import Path
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 from tqdm import tqdm
@@ -37,20 +40,44 @@ class RunSummary(BaseModel):
     errors: int
 
 
-def select(items: list[Item], limit: int | None) -> list[Item]:
-    """The first ``limit`` items taken in turn from each category (in order of first appearance), so a short run
-    covers every category; all items when ``limit`` is None."""
+Sample = Literal["first", "stratified"]
+"""How `select` picks ``limit`` items: the first of each category in turn, or a seeded proportional sample."""
+
+
+def select(items: list[Item], limit: int | None, sample: Sample = "first", seed: int = 0) -> list[Item]:
+    """``limit`` of ``items`` (all when ``limit`` is None). ``first``: the first items taken in turn from each
+    category (in order of first appearance), so a short run covers every category. ``stratified``: each category's
+    share of ``limit`` in proportion to its size (largest remainder; one at least when ``limit`` allows), drawn by
+    a shuffle seeded with ``seed`` and the category, and kept in the data's order."""
     if limit is None or limit >= len(items):
         return items
     queues: dict[str, list[Item]] = defaultdict(list)
     for item in items:
         queues[item.category].append(item)
+    if sample == "stratified":
+        seats = _seats({c: len(q) for c, q in queues.items()}, limit)
+        chosen_ids = {id(i) for c, q in queues.items() for i in random.Random(f"{seed}/{c}").sample(q, seats[c])}
+        return [item for item in items if id(item) in chosen_ids]
     chosen: list[Item] = []
     while len(chosen) < limit:
         for queue in queues.values():
             if queue and len(chosen) < limit:
                 chosen.append(queue.pop(0))
     return chosen
+
+
+def _seats(sizes: dict[str, int], limit: int) -> dict[str, int]:
+    """``limit`` seats shared among categories of ``sizes`` in proportion (Hamilton's largest remainder, ties to
+    the category seen first), with one seat at least for each category when there are enough seats to go round."""
+    total = sum(sizes.values())
+    quotas = {c: limit * n / total for c, n in sizes.items()}
+    least = 1 if limit >= len(sizes) else 0
+    seats = {c: max(least, int(q)) for c, q in quotas.items()}
+    while sum(seats.values()) > limit:  # the one-seat minimum overshot: take back from the most over-served
+        seats[min((c for c in seats if seats[c] > 1), key=lambda c: quotas[c] - seats[c])] -= 1
+    for c in sorted(seats, key=lambda c: seats[c] - quotas[c])[: limit - sum(seats.values())]:
+        seats[c] += 1
+    return seats
 
 
 def read_results(path: Path, repair: bool = False) -> list[Result]:
@@ -77,6 +104,36 @@ def latest(results: list[Result]) -> dict[str, Result]:
     return {r.key: r for r in results}
 
 
+class Unit(NamedTuple):
+    """One question to ask: an item in one of its wordings."""
+
+    item: Item
+    variant: int
+    question: str
+
+
+def unanswered(unit: Unit, system: str, benchmark: str) -> Result:
+    """The result of ``unit`` before any answer: what the item and the wording say, no prediction, no score."""
+    item = unit.item
+    return Result(
+        key=result_key(item.id, unit.variant), id=item.id, variant=unit.variant, benchmark=benchmark, system=system,
+        category=item.category, kind=item.kind, question=unit.question, reference=item.reference,
+    )
+
+
+def pending(
+    items: list[Item], out: Path, *, benchmark: str, system: str, variants: int = 1, retry_errors: bool = False
+) -> tuple[list[Unit], int]:
+    """The units of ``items`` (their first ``variants`` wordings) that ``out`` holds no result of yet (errors count
+    as results unless ``retry_errors``), and the number of units in all. ``out``, its torn last line cut, must hold
+    results of this benchmark and system only."""
+    existing = latest(read_results(out, repair=True))
+    _check_only(existing.values(), benchmark, system, out)
+    done = {k for k, r in existing.items() if not (retry_errors and r.error)}
+    units = [Unit(item, v, q) for item in items for v, q in enumerate(item.wordings()[:variants])]
+    return [u for u in units if result_key(u.item.id, u.variant) not in done], len(units)
+
+
 def _describe(exc: Exception) -> str:
     return str(exc) if isinstance(exc, CopilotError) else f"{type(exc).__name__}: {exc}"
 
@@ -84,13 +141,11 @@ def _describe(exc: Exception) -> str:
 def attempt(item: Item, variant: int, question: str, system: System, judge: Judge | None, benchmark: str) -> Result:
     """Ask ``system`` one wording of ``item`` and score the answer; any failure becomes the result's error."""
     started = time.perf_counter()
-    result = Result(
-        key=result_key(item.id, variant), id=item.id, variant=variant, benchmark=benchmark, system=system.name,
-        category=item.category, kind=item.kind, question=question, reference=item.reference,
-    )
+    result = unanswered(Unit(item, variant, question), system.name, benchmark)
     try:
         prediction = system.answer(item, question)
         result.prediction, result.evidence, result.timings = prediction.text, prediction.evidence, dict(prediction.timings)
+        result.reused_plan = prediction.reused_plan
         scoring = time.perf_counter()
         scored = score(item, prediction, question, judge)
         result.timings["scoring"] = round(time.perf_counter() - scoring, 3)  # the judge's time, when one rates
@@ -112,14 +167,12 @@ def run(
     Results already in ``out`` are kept and not asked again (errors too, unless ``retry_errors``); ``out`` must
     hold results of this benchmark and system only.
     """
-    existing = latest(read_results(out, repair=True))
-    _check_only(existing.values(), benchmark, system.name, out)
-    done = {k for k, r in existing.items() if not (retry_errors and r.error)}
-    units = [(item, v, q) for item in items for v, q in enumerate(item.wordings()[:variants])]
-    todo = [u for u in units if result_key(u[0].id, u[1]) not in done]
-    jobs = [functools.partial(attempt, item, v, q, system, judge, benchmark) for item, v, q in todo]
-    errors = _append(jobs, out, f"{benchmark} {system.name}", len(units), workers)
-    return RunSummary(out=out, before=len(units) - len(todo), added=len(todo), errors=errors)
+    todo, total = pending(items, out, benchmark=benchmark, system=system.name, variants=variants,
+                          retry_errors=retry_errors)
+    jobs = [functools.partial(attempt, *unit, system, judge, benchmark) for unit in todo]
+    with closing(threaded(jobs, workers)) as results:
+        errors = write(results, out, f"{benchmark} {system.name}", total, len(todo))
+    return RunSummary(out=out, before=total - len(todo), added=len(todo), errors=errors)
 
 
 def rescored(item: Item, result: Result, judge: Judge | None) -> Result:
@@ -164,7 +217,8 @@ def rescore(items: list[Item], source: Path, out: Path, *, judge: Judge | None =
     _check_only(existing.values(), first.benchmark, first.system, out)
     todo = [r for k, r in results.items() if k not in existing]
     jobs = [functools.partial(rescored, by_id[r.id], r, judge) for r in todo]
-    errors = _append(jobs, out, f"rescore {first.benchmark} {first.system}", len(results), workers)
+    with closing(threaded(jobs, workers)) as answers:
+        errors = write(answers, out, f"rescore {first.benchmark} {first.system}", len(results), len(todo))
     return RunSummary(out=out, before=len(results) - len(todo), added=len(todo), errors=errors)
 
 
@@ -175,19 +229,28 @@ def _check_only(results: Iterable[Result], benchmark: str, system: str, path: Pa
         raise CopilotError(f"{path} holds results of {other}; give another --out for {benchmark} with {system}")
 
 
-def _append(jobs: Sequence[Callable[[], Result]], out: Path, desc: str, total: int, workers: int) -> int:
-    """Run ``jobs`` on ``workers`` threads, appending each result to ``out`` as it completes, durably, under a
-    progress bar of ``total`` units (those not in ``jobs`` were done before); the number of errors."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    errors = 0
-    bar = tqdm(total=total, initial=total - len(jobs), desc=desc, unit="q", file=sys.stderr, dynamic_ncols=True,
-               smoothing=0.1)
+def threaded(jobs: Sequence[Callable[[], Result]], workers: int) -> Iterator[Result]:
+    """The results of ``jobs`` run on ``workers`` threads, as each completes; closing it cancels those not started."""
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="bench")
     try:
         futures = [pool.submit(job) for job in jobs]
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def write(results: Iterable[Result], out: Path, desc: str, total: int, count: int) -> int:
+    """Append each of ``results`` (``count`` of them) to ``out`` as it comes, durably, under a progress bar of
+    ``total`` units (the others were done before); the number of errors. The one writer of a results file, whether
+    the results come from threads here or from Ray actors."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    errors = 0
+    bar = tqdm(total=total, initial=total - count, desc=desc, unit="q", file=sys.stderr, dynamic_ncols=True,
+               smoothing=0.1)
+    try:
         with out.open("a", encoding="utf-8") as f:
-            for future in as_completed(futures):
-                result = future.result()
+            for result in results:
                 f.write(result.model_dump_json() + "\n")
                 f.flush()
                 os.fsync(f.fileno())
@@ -195,6 +258,5 @@ def _append(jobs: Sequence[Callable[[], Result]], out: Path, desc: str, total: i
                 bar.set_postfix(errors=errors, refresh=False)
                 bar.update()
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
         bar.close()
     return errors

@@ -46,12 +46,16 @@ class CopilotSystem:
     """The copilot agent: plans tool calls, runs them and answers, its evidence and timings kept."""
 
     def __init__(self, planner: str = "embedded", llm: str = "embedded", name: str | None = None,
-                 cache: Path | None = None):
+                 cache: Path | None = None, reuse_plans: bool = False):
         from copilot.agent import Copilot
         from copilot.cache import ToolCache
         from copilot.planners import load_planner
+        from copilot.plans import PlanBook
+        from copilot.registry import default_registry
 
-        self.agent = Copilot(load_planner(planner, llm), cache=ToolCache(cache) if cache else None)
+        writer, registry = load_planner(planner, llm), default_registry()
+        plans = PlanBook(writer.name, registry, cache) if reuse_plans else None
+        self.agent = Copilot(writer, registry, ToolCache(cache), plans=plans)
         self.name = name or (f"copilot[{planner}, {llm}]" if planner.startswith("fixed") else f"copilot[{planner}]")
 
     def answer(self, item: Item, question: str) -> Prediction:
@@ -63,7 +67,8 @@ class CopilotSystem:
         evidence = [{"tool": e.tool, "args": e.args, "facts": e.facts, "error": e.error, "cached": e.cached}
                     for e in reply.evidence]
         evidence += [{"problem": problem} for problem in reply.trace.problems]  # why a round was planned again
-        return Prediction(text=reply.text, choice=choice, evidence=evidence, timings=reply.trace.timings)
+        return Prediction(text=reply.text, choice=choice, evidence=evidence, timings=reply.trace.timings,
+                          reused_plan=reply.trace.reused_plan)
 
 
 class OpenAIAudioSystem:
@@ -140,11 +145,12 @@ def wav_base64(path: Path) -> str:
 
 
 def load_system(spec: str, planner: str = "embedded", llm: str = "embedded", base_url: str | None = None,
-                name: str | None = None) -> System:
-    """The system named by ``spec`` (see the module docstring); ``name`` overrides the label its results carry."""
+                name: str | None = None, reuse_plans: bool = True) -> System:
+    """The system named by ``spec`` (see the module docstring); ``name`` overrides the label its results carry, and
+    ``reuse_plans`` lets the copilot run a program kept for a question of the same shape (`copilot.plans`)."""
     kind, _, model = spec.partition(":")
     if spec == "copilot":
-        return CopilotSystem(planner, llm, name)
+        return CopilotSystem(planner, llm, name, reuse_plans=reuse_plans and not planner.startswith("fixed"))
     if spec in CASCADES:
         return CopilotSystem(CASCADES[spec], llm, name or f"{spec}[{llm}]")
     if kind == "openai-audio":

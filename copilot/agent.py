@@ -8,6 +8,9 @@ A failed step or an invalid program goes back to the planner with the problems, 
 ``max_rounds`` rounds; after that the agent answers from what it has and says what failed. A step that
 found nothing to measure (`NothingToMeasure`: no speech in the range) is a finding, not a problem to repair.
 A question about what is said always gets an asr step: code adds one to a program without it, and the trace says so.
+With a `PlanBook`, a question of a shape seen before runs the program kept for that shape, with no LLM call to plan
+it, and a program that ran without a failure is kept for its shape; a kept program that fails is forgotten, and the
+next round is planned by the LLM.
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ from langgraph.types import Send
 
 from copilot.answer import Answer, Evidence, Request, Trace
 from copilot.cache import ToolCache
-from copilot.config import Settings
 from copilot.errors import CopilotError, NothingToMeasure
 from copilot.planners.base import Draft, Planner
+from copilot.plans import PlanBook
 from copilot.program import Program, ProgramError, Step, dependencies, resolve, validate
 from copilot.questions import asks_what_is_said
 from copilot.registry import Registry, default_registry
@@ -45,6 +48,7 @@ class State(TypedDict, total=False):
     problems: list[str]
     all_problems: Annotated[list[str], operator.add]
     amendments: Annotated[list[str], operator.add]
+    reused: bool
     evidence: Annotated[dict[str, Evidence], _merge]
     timings: Annotated[dict[str, float], _merge]
     draft: Draft
@@ -67,12 +71,14 @@ class Copilot:
         cache: ToolCache | None = None,
         max_rounds: int = 3,
         step_timeout: float = 300.0,
+        plans: PlanBook | None = None,
     ):
         self.planner = planner
         self.registry = registry or default_registry()
-        self.cache = cache or ToolCache(Settings.from_env().cache_dir / "tool-cache.sqlite")
+        self.cache = cache or ToolCache()
         self.max_rounds = max_rounds
         self.step_timeout = step_timeout
+        self.plans = plans
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tool")
         self.graph = self._build()
 
@@ -86,6 +92,8 @@ class Copilot:
         ))
         timings = {**state["timings"], "total": round(time.perf_counter() - started, 3)}
         draft: Draft = state["draft"]
+        if self.plans is not None:
+            self._remember(self.plans, request, state)
         evidence = _final_evidence(state)
         choice = request.lettered[draft.choice] if draft.choice is not None else None
         trace = Trace(
@@ -96,6 +104,7 @@ class Copilot:
             answered_by=draft.answered_by,
             notes=draft.notes,
             amendments=state.get("amendments", []),
+            reused_plan=state.get("reused", False),
         )
         return Answer(
             question=question, text=draft.text, choice=choice, evidence=evidence,
@@ -120,6 +129,10 @@ class Copilot:
     def _plan(self, state: State) -> dict[str, Any]:
         started = time.perf_counter()
         round_ = len(state.get("rounds", [])) + 1
+        reused = self._reused(state) if round_ == 1 else None
+        if reused is not None:
+            timings = {f"plan.{round_}": round(time.perf_counter() - started, 3)}
+            return {"program": reused, "problems": [], "rounds": [reused], "reused": True, "timings": timings}
         try:
             program = self.planner.plan(state["request"], self.registry, state.get("problems", []))
             program, amended = self._amend(program, state["request"], round_)
@@ -130,6 +143,29 @@ class Copilot:
             update = {"program": None, "problems": problems, "all_problems": problems, "rounds": [Program()]}
         update["timings"] = {f"plan.{round_}": round(time.perf_counter() - started, 3)}
         return update
+
+    def _reused(self, state: State) -> Program | None:
+        """The program kept for the question's shape, when there is one and it is valid for these clips."""
+        program = self.plans.find(state["request"]) if self.plans is not None else None
+        if program is None:
+            return None
+        try:
+            return validate(program, self.registry, list(state["clips"]))
+        except ProgramError:
+            return None
+
+    def _remember(self, plans: PlanBook, request: Request, state: State) -> None:
+        """Keep the last round's program for the question's shape when every step of it ran (or found nothing to
+        measure); forget the kept program when it was reused and the question ended without a program that ran."""
+        if not state["rounds"]:
+            return
+        program, done = state["rounds"][-1], self._current(state)
+        ran = bool(program.steps) and all(s.id in done and (done[s.id].error is None or done[s.id].final) for s in program.steps)
+        reused = state.get("reused", False)
+        if ran and not (reused and len(state["rounds"]) == 1):
+            plans.keep(request, program)
+        elif reused and not ran:
+            plans.forget(request)
 
     def _amend(self, program: Program, request: Request, round_: int) -> tuple[Program, list[str]]:
         """``program`` with an asr step on each clip when the question asks what is said and the planner planned

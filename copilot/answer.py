@@ -71,6 +71,7 @@ class Trace(BaseModel):
     amendments: list[str] = Field(
         default_factory=list, description="steps code added to the planner's program, e.g. asr for a question about what is said"
     )
+    reused_plan: bool = Field(False, description="the first round ran the program kept for an earlier question of this shape")
 
 
 class Answer(BaseModel):

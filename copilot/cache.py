@@ -10,7 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from copilot import backends
+from copilot.config import Settings
 from copilot.tool import Clips, Tool, ToolInput
+
+
+def default_path() -> Path:
+    """The SQLite file of the tool cache (and the plans kept beside it), in the cache folder."""
+    return Settings.from_env().cache_dir / "tool-cache.sqlite"
 
 
 def open_table(path: Path, schema: str) -> sqlite3.Connection:
@@ -25,8 +31,8 @@ def open_table(path: Path, schema: str) -> sqlite3.Connection:
 class ToolCache:
     """Outputs keyed by (the sha256 of every clip the call reads, tool name, tool version, arguments)."""
 
-    def __init__(self, path: Path):
-        self._db = open_table(path, "outputs (key TEXT PRIMARY KEY, tool TEXT, output TEXT)")
+    def __init__(self, path: Path | None = None):
+        self._db = open_table(path or default_path(), "outputs (key TEXT PRIMARY KEY, tool TEXT, output TEXT)")
         self._lock = threading.Lock()
 
     @staticmethod

@@ -83,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--llm", default="embedded", help="the answering LLM of a fixed planner (default: embedded)")
     p.add_argument("--json", action="store_true", help="print answers with evidence, program and timings as JSON")
     p.add_argument("--trace", action="store_true", help="also print the program, each step's output and the timings")
+    p.add_argument("--reuse-plans", action="store_true",
+                   help="run the program kept for an earlier question of the same shape (the same wording, other "
+                        "options) instead of planning it again, and keep this one's; kept beside the tool cache")
     add_backend_flags(p)
     p.set_defaults(func=_ask)
 
@@ -181,13 +184,16 @@ def _ask(args: argparse.Namespace) -> None:
 
     from copilot.agent import Copilot
     from copilot.planners import load_planner
+    from copilot.plans import PlanBook
+    from copilot.registry import default_registry
     from copilot.render import render_answer
 
     paths, questions = _split_inputs(args.inputs)
     started = time.perf_counter()
     clips = _load_clips(paths)
     print(f"loaded {', '.join(paths)} in {time.perf_counter() - started:.1f} s; loading the planner ...", file=sys.stderr)
-    agent = Copilot(load_planner(args.planner, args.llm))
+    planner, registry = load_planner(args.planner, args.llm), default_registry()
+    agent = Copilot(planner, registry, plans=PlanBook(planner.name, registry) if args.reuse_plans else None)
     answers = []
     for question in questions:
         print(f"asking: {question}", file=sys.stderr)

@@ -19,7 +19,9 @@ def render_answer(answer: Answer, trace: bool = False) -> str:
     if answer.trace.notes:
         lines.append("Notes: " + "; ".join(answer.trace.notes))
     if trace:
-        lines.append(f"Planner: {answer.trace.planner} ({len(answer.trace.rounds)} round(s)); answered by {answer.trace.answered_by}")
+        reused = ", the first reused from an earlier question of this shape" if answer.trace.reused_plan else ""
+        lines.append(f"Planner: {answer.trace.planner} ({len(answer.trace.rounds)} round(s){reused}); "
+                     f"answered by {answer.trace.answered_by}")
         for i, program in enumerate(answer.trace.rounds, 1):
             steps = ", ".join(f"{s.id}={s.tool}({json.dumps(s.args, separators=(',', ':'))})" for s in program.steps)
             lines.append(f"  program {i}: {steps or '(none)'}")

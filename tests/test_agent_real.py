@@ -10,8 +10,9 @@ import pytest
 from copilot.agent import Copilot
 from copilot.audio import load
 from copilot.cache import ToolCache
-from copilot.planners import load_llm
+from copilot.planners import load_llm, prompts
 from copilot.planners.llm import LLMPlanner
+from copilot.plans import PlanBook
 from copilot.registry import default_registry
 from tests import corpora
 
@@ -78,6 +79,20 @@ def test_which_language(agent, tmp_path):
     answer = agent.ask(clip(wav), "Which language is spoken in this clip?")
     assert tools_run(answer) & {"language_id", "asr"}
     assert "german" in answer.text.lower(), answer.text
+
+
+def test_a_question_of_a_known_shape_runs_the_kept_program_on_another_clip(llm, tmp_path):
+    planner = LLMPlanner(llm)
+    book = PlanBook(planner.name, default_registry(), tmp_path / "cache.sqlite")
+    agent = Copilot(planner, cache=ToolCache(tmp_path / "cache.sqlite"), plans=book)
+    german = corpora.speak(GERMAN, tmp_path / "de.wav", voice="de")
+    french = corpora.speak("Bonjour, je voudrais réserver une table pour deux personnes ce soir.", tmp_path / "fr.wav", voice="fr")
+    first = agent.ask(clip(german), "Which language is spoken? (a) English (b) German (c) Spanish")
+    llm.prompts.clear()
+    second = agent.ask(clip(french), "Which language is spoken? (a) Italian (b) Dutch (c) French")
+    assert not first.trace.reused_plan and second.trace.reused_plan
+    assert not any(p.startswith(prompts.plan_system(default_registry())) for p in llm.prompts)  # no planning call
+    assert second.program == first.program and second.choice == "(c) French", second.text
 
 
 def test_a_multi_hop_choice_links_each_option_to_the_measured_language(agent, tmp_path):

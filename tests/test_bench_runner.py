@@ -157,7 +157,7 @@ def test_report_of_an_open_benchmark_shows_judge_keywords_and_orientation(tmp_pa
     out = tmp_path / "jasco.jsonl"
     run(items, Describer(), out, benchmark="jasco", judge=Judge(ScriptedLLM(both, audio, both, audio)), variants=2)
     text = render(load([out]))
-    assert "| describer | 2 | 2 | 0 | 1.0 | scripted-judge |" in text
+    assert "| describer | 2 | 2 | 0 | 1.0 | – | scripted-judge |" in text
     assert "| row | describer | Qwen2-Audio-Instruct (published) | SALMONN (published) | LTU-AS (published) |" in text
     assert "| all | 2.00 / 1.00 | 1.38 | 1.21 | 1.04 | 0.49 |" in text  # best-mean / mean: audio-oriented counts 0
     assert "| all | 100.0 / 50.0 |" in text  # keyword hits
@@ -203,9 +203,9 @@ def test_report_says_when_a_judge_rated_only_some_answers(tmp_path):
     both = {"explanation1": "x", "rating": 2, "explanation2": "y", "orientation": "Both", "refused": False}
     out = tmp_path / "jasco.jsonl"
     run(items, Describer(), out, benchmark="jasco", judge=Judge(ScriptedLLM(both, both)))
-    assert "| describer | 2 | 1 | 0 | 1.0 | scripted-judge |" in render(load([out]))
+    assert "| describer | 2 | 1 | 0 | 1.0 | – | scripted-judge |" in render(load([out]))
     run(items, Describer(), out, benchmark="jasco", variants=2)  # the second wording resumed with no judge
-    assert "| describer | 2 | 2 | 0 | 1.0 | scripted-judge (2 of 4 answers) |" in render(load([out]))
+    assert "| describer | 2 | 2 | 0 | 1.0 | – | scripted-judge (2 of 4 answers) |" in render(load([out]))
     judge, keyword = (next(m for m in METRICS if m.key == key) for key in ("judge", "keyword_hit"))
     results = load([out])["jasco"]["describer"]
     assert series_label("describer", judge, results) == "describer (2 of 4 judged)"  # the chart's legend says so too
