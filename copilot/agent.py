@@ -34,6 +34,7 @@ from copilot.program import Program, ProgramError, Step, dependencies, resolve, 
 from copilot.questions import asks_what_is_said
 from copilot.registry import Registry, default_registry
 from copilot.tool import Clips
+from copilot.words import says, stems
 
 
 def _merge(a: dict, b: dict) -> dict:
@@ -168,22 +169,32 @@ class Copilot:
             plans.forget(request)
 
     def _amend(self, program: Program, request: Request, round_: int) -> tuple[Program, list[str]]:
-        """``program`` with an asr step on each clip when the question asks what is said and the planner planned
-        none, and what was added, for the trace. A small planner has sent "does the speaker say the word "tomato"?"
-        to sound_events alone."""
-        if "asr" not in self.registry or any(s.tool == "asr" for s in program.steps):
-            return program, []
-        if not asks_what_is_said(request.question):
-            return program, []
+        """``program`` with the steps the question plainly needs and the planner left out, and what was added, for
+        the trace: an asr step on each clip when the question asks what is said, and a step of a tool whose `serves`
+        words the question names ("the speaker's emotion") when no step's tool serves them. A small planner has sent
+        "does the speaker say the word "tomato"?" to sound_events alone, and "which facial expression goes with the
+        speaker's emotion?" to asr alone."""
+        planned = {s.tool for s in program.steps}
+        needed: list[tuple[str, str]] = []
+        if "asr" in self.registry and "asr" not in planned and asks_what_is_said(request.question):
+            needed.append(("asr", "the question asks what is said"))
+        said = stems(request.question)
+        served = {phrase for s in program.steps if s.tool in self.registry for phrase in self.registry.get(s.tool).serves}
+        for tool in self.registry:
+            named = next((phrase for phrase in tool.serves if says(said, phrase)), None)
+            if named is not None and named not in served and tool.name not in planned:
+                needed.append((tool.name, f'the question names "{named}"'))
+                served.update(tool.serves)
         taken = {s.id for s in program.steps}
         added, notes = [], []
-        for name in request.clips:
-            step_id = next(f"asr{n}" for n in range(1, len(taken) + 2) if f"asr{n}" not in taken)
-            taken.add(step_id)
-            two = len(request.clips) > 1
-            added.append(Step(id=step_id, tool="asr", args={"audio": name} if two else {}))
-            notes.append(f"round {round_}: added step {step_id!r}, asr{' on ' + name if two else ''}: the question asks "
-                         "what is said and the planner planned no asr")
+        two = len(request.clips) > 1
+        for tool_name, why in needed:
+            for name in request.clips:
+                step_id = next(f"{tool_name}{n}" for n in range(1, len(taken) + 2) if f"{tool_name}{n}" not in taken)
+                taken.add(step_id)
+                added.append(Step(id=step_id, tool=tool_name, args={"audio": name} if two else {}))
+                notes.append(f"round {round_}: added step {step_id!r}, {tool_name}{' on ' + name if two else ''}: {why} "
+                             f"and the planner planned no step for it")
         return program.model_copy(update={"steps": [*program.steps, *added]}), notes
 
     def _after_plan(self, state: State) -> str:

@@ -124,6 +124,9 @@ class Tool:
     input_model: type[ToolInput]
     output_model: type[ToolOutput]
     fn: Callable[[Any, Clips], ToolOutput]
+    serves: tuple[str, ...] = ()
+    """Words a question names when it needs this tool ("emotion"): a program for such a question that has no step
+    of a tool serving them gets one, added in code (`copilot.agent`)."""
 
     @property
     def summary(self) -> str:
@@ -153,15 +156,19 @@ class Tool:
             "name": self.name,
             "version": self.version,
             "description": self.description,
+            "serves": list(self.serves),
             "input_schema": self.input_model.model_json_schema(),
             "output_schema": self.output_model.model_json_schema(),
         }
 
 
-def tool(name: str | None = None, version: str = "1") -> Callable[[Callable[..., ToolOutput]], Tool]:
+def tool(
+    name: str | None = None, version: str = "1", serves: tuple[str, ...] = ()
+) -> Callable[[Callable[..., ToolOutput]], Tool]:
     """Make a `Tool` of a typed function ``fn(args: SomeInput, clips: Clips) -> SomeOutput``.
 
-    The name defaults to the function's name; the description is its docstring.
+    The name defaults to the function's name; the description is its docstring; ``serves`` are the words a question
+    names when it needs the tool (see `Tool.serves`).
     """
 
     def build(fn: Callable[..., ToolOutput]) -> Tool:
@@ -175,6 +182,6 @@ def tool(name: str | None = None, version: str = "1") -> Callable[[Callable[...,
         doc = inspect.getdoc(fn)
         if not doc:
             raise TypeError(f"{fn.__name__}: a tool needs a docstring; it is the planner's description")
-        return Tool(name or fn.__name__, doc, version, input_model, output_model, fn)
+        return Tool(name or fn.__name__, doc, version, input_model, output_model, fn, serves)
 
     return build

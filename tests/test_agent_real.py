@@ -30,6 +30,19 @@ class Recording:
         return self.llm.complete(messages, schema, max_tokens)
 
 
+class RecordingPlanner(LLMPlanner):
+    """The LLM planner, with the tools of each program as the LLM wrote it, before the agent adds any."""
+
+    def __init__(self, llm):
+        super().__init__(llm)
+        self.planned: list[set[str]] = []
+
+    def plan(self, request, registry, feedback):
+        program = super().plan(request, registry, feedback)
+        self.planned.append({s.tool for s in program.steps})
+        return program
+
+
 @pytest.fixture(scope="module")
 def llm() -> Recording:
     return Recording(load_llm("embedded"))
@@ -206,19 +219,24 @@ def test_a_quoted_word_is_answered_from_the_transcript(agent, tmp_path):
 
 
 def test_a_question_about_a_spoken_word_always_runs_asr(llm, tmp_path):
-    planned: list[set[str]] = []  # the tools of each program as the LLM wrote it, before the agent adds any
-
-    class Planner(LLMPlanner):
-        def plan(self, request, registry, feedback):
-            program = super().plan(request, registry, feedback)
-            planned.append({s.tool for s in program.steps})
-            return program
-
-    agent = Copilot(Planner(llm), cache=ToolCache(tmp_path / "cache.sqlite"))
+    planner = RecordingPlanner(llm)
+    agent = Copilot(planner, cache=ToolCache(tmp_path / "cache.sqlite"))
     wav = corpora.speak("Remember to bring an umbrella, because heavy rain is expected this afternoon.",
                         tmp_path / "u.wav")
     answer = agent.ask(clip(wav), 'Can you hear the word "umbrella" in this recording? (a) no (b) yes')
     assert "asr" in tools_run(answer), answer.trace.rounds
     # the trace says when code added the asr step, and only then
-    assert bool(answer.trace.amendments) == ("asr" not in planned[-1]), (planned, answer.trace)
+    assert bool(answer.trace.amendments) == ("asr" not in planner.planned[-1]), (planner.planned, answer.trace)
     assert answer.choice == "(b) yes" and answer.trace.answered_by == "transcript match", answer.text
+
+
+def test_a_question_naming_the_speakers_emotion_always_runs_the_emotion_tool(llm, tmp_path):
+    planner = RecordingPlanner(llm)
+    agent = Copilot(planner, cache=ToolCache(tmp_path / "cache.sqlite"))
+    wav = corpora.speak("I cannot believe you did that again, after everything we talked about.", tmp_path / "e.wav")
+    question = ("Among the following facial expressions, which one best corresponds to the speaker's emotion? "
+                "(a) A warm smile (b) Furrowed brows (c) Teary eyes (d) Wide-open eyes")
+    answer = agent.ask(clip(wav), question)
+    assert "emotion" in tools_run(answer), answer.trace.rounds
+    assert bool(answer.trace.amendments) == ("emotion" not in planner.planned[-1]), (planner.planned, answer.trace)
+    assert answer.choice is not None

@@ -82,6 +82,28 @@ def sound_events(args: ToolInput, clips) -> Tags:
     return Tags()
 
 
+class Mood(ToolOutput):
+    mood: str
+
+    def facts(self) -> str:
+        return f"Emotion: {self.mood}"
+
+    def labels(self) -> list[str]:
+        return [self.mood]
+
+
+@tool(serves=("emotion", "mood"))
+def feelings(args: ToolInput, clips) -> Mood:
+    """The emotion in the voice."""
+    return Mood(mood="happy")
+
+
+@tool(serves=("emotion",))
+def other_feelings(args: ToolInput, clips) -> Mood:
+    """The emotion in the voice, another way."""
+    return Mood(mood="sad")
+
+
 REGISTRY = Registry([length, talkers, asr, sound_events])
 
 
@@ -293,7 +315,7 @@ def test_a_spoken_word_planned_with_sound_events_gets_an_asr_step_and_the_trace_
     answer = agent.ask(clips, 'Does the speaker say the word "salad"? (a) no (b) yes')
     assert [s.tool for s in answer.program.steps] == ["sound_events", "asr"]
     assert answer.trace.amendments == [
-        "round 1: added step 'asr1', asr: the question asks what is said and the planner planned no asr"]
+        "round 1: added step 'asr1', asr: the question asks what is said and the planner planned no step for it"]
     assert {e.tool for e in answer.evidence} == {"sound_events", "asr"}
     assert answer.choice == "(b) yes" and answer.trace.answered_by == "transcript match"
     assert "amended: round 1: added step 'asr1'" in render_answer(answer, trace=True)
@@ -318,3 +340,27 @@ def test_asr_is_added_once_per_clip_and_only_when_missing_and_the_question_is_ab
                           json.dumps({"reasoning": "No transcript.", "answer": "(b) no"}),
                           registry=Registry([sound_events]))
     assert agent.ask(clips, 'Does the speaker say "salad"? (a) yes (b) no').trace.amendments == []  # no asr to add
+
+
+# d. a question that names what a tool serves always runs a tool that serves it
+
+
+def test_a_question_naming_what_a_tool_serves_gets_that_tool_once_and_the_trace_says_so(agent_with, clips):
+    registry = Registry([asr, feelings, other_feelings])
+    agent, _ = agent_with(program({"tool": "asr", "args": {}}), json.dumps({"reasoning": "r", "answer": "(a) smile"}),
+                          registry=registry)
+    answer = agent.ask(clips, "Which face goes with the speaker's emotional state? (a) smile (b) frown")
+    assert [s.tool for s in answer.program.steps] == ["asr", "feelings"]  # the first tool serving it, not both
+    assert answer.trace.amendments == [
+        "round 1: added step 'feelings1', feelings: the question names \"emotion\" and the planner planned no step for it"]
+    assert {e.tool for e in answer.evidence} == {"asr", "feelings"}
+
+
+@pytest.mark.parametrize(("planned", "question"), [
+    ("other_feelings", "What is the speaker's emotion?"),  # another tool serving the word is planned
+    ("asr", "What does the speaker say about motion?"),  # "motion" is not "emotion"
+])
+def test_no_tool_is_added_when_the_need_is_served_or_not_named(agent_with, clips, planned, question):
+    agent, _ = agent_with(program({"tool": planned, "args": {}}), json.dumps({"answer": "It is."}),
+                          registry=Registry([asr, feelings, other_feelings]))
+    assert agent.ask(clips, question).trace.amendments == []

@@ -206,7 +206,7 @@ def asr(args: AsrInput, clips: Clips) -> AsrOutput:
     )
 
 
-@tool(version="1")
+@tool(version="1", serves=("language",))
 def language_id(args: LanguageIdInput, clips: Clips) -> LanguageIdOutput:
     """Identify the spoken language: the likeliest languages with their probabilities.
 

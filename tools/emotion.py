@@ -249,7 +249,7 @@ def load_head(path: Path | None) -> EmotionModel:
     return run
 
 
-@tool(version="2")
+@tool(version="2", serves=("emotion", "feel", "mood"))
 def emotion(args: SpanInput, clips: Clips) -> EmotionOutput:
     """Recognise the emotion in the speaker's voice (neutral, happy, sad, angry, fear, disgust), with a probability for each.
 

@@ -159,7 +159,7 @@ def _where(args: GenderInput, audio: Audio) -> str:
     return f"{args.audio} ({audio.offset:.2f}-{audio.offset + audio.duration:.2f} s)"
 
 
-@tool(version="2")
+@tool(version="2", serves=("gender",))
 def gender(args: GenderInput, clips: Clips) -> GenderOutput:
     """Perceived gender (male or female) of the voice, from its pitch (median F0 against 159 Hz) and its
     voice quality (a classifier learned from acted speech), joined.

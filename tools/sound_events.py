@@ -262,7 +262,7 @@ def _events(scores: np.ndarray, tagger: Tagger, labels: set[str], threshold: flo
     return sorted(events, key=lambda e: (e.start, -e.score))
 
 
-@tool(version="5")
+@tool(version="5", serves=("animal", "background sound", "sound behind"))
 def sound_events(args: SoundEventsInput, clips: Clips) -> SoundEventsOutput:
     """Tag the sounds (animals, vehicles, music, weather, alarms, crowds, speech: 521 AudioSet classes) with times; `background` lists the sounds behind the speech.
 

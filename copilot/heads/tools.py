@@ -70,7 +70,7 @@ def head_tool(ref: HeadFile) -> Tool:
             head=f"{ref.name} {ref.sha256[:12]}",
         )  # fmt: skip
 
-    return Tool(ref.name, describe(head), ref.sha256[:12], SpanInput, HeadOutput, run)
+    return Tool(ref.name, describe(head), ref.sha256[:12], SpanInput, HeadOutput, run, (head.meta.attribute,))
 
 
 def head_tools() -> list[Tool]:
