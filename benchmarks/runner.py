@@ -15,7 +15,7 @@ import random
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import closing
 from pathlib import Path
@@ -229,7 +229,7 @@ def _check_only(results: Iterable[Result], benchmark: str, system: str, path: Pa
         raise CopilotError(f"{path} holds results of {other}; give another --out for {benchmark} with {system}")
 
 
-def threaded(jobs: Sequence[Callable[[], Result]], workers: int) -> Iterator[Result]:
+def threaded(jobs: Sequence[Callable[[], Result]], workers: int) -> Generator[Result]:
     """The results of ``jobs`` run on ``workers`` threads, as each completes; closing it cancels those not started."""
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="bench")
     try:

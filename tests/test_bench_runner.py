@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from copilot.benchmarks.items import Item, Prediction
 from copilot.benchmarks.judge import Judge
 from copilot.benchmarks.prompts import JASCO_INSTRUCTIONS
 from copilot.benchmarks.report import METRICS, load, render, series_label
-from copilot.benchmarks.runner import read_results, rescore, run
+from copilot.benchmarks.runner import read_results, rescore, run, select
 from copilot.errors import CopilotError
 from tests.test_bench_adapters import optional
 from tests.test_bench_scorers import ScriptedLLM, jasco_item
@@ -246,3 +247,41 @@ def test_cli_rescore_reads_the_benchmark_data(tmp_path, capsys):
     args.func(args)
     assert "0 results kept, 1 rescored (0 errors)" in capsys.readouterr().err
     assert read_results(tmp_path / "rescored.jsonl")[0].score == {"keyword_hit": 1.0, "refusal": 0.0}
+
+
+def categorised(sizes: dict[str, int]) -> list[Item]:
+    """Choice items of the given number per category, the categories interleaved as a dataset might list them."""
+    rows = [(c, n) for c, size in sizes.items() for n in range(size)]
+    rows.sort(key=lambda row: row[1])
+    return [Item(id=f"{c}/{n}", audio=[Path("x.wav")], question="q?", options=["no", "yes"], reference="yes",
+                 answer_index=1, kind="choice", category=c) for c, n in rows]
+
+
+def test_a_stratified_sample_keeps_each_categorys_share():
+    items = categorised({"single/Gender": 60, "multi/Gender": 30, "single/Animal": 10})
+    chosen = select(items, 20, "stratified")
+    counts = Counter(i.category for i in chosen)
+    assert counts == {"single/Gender": 12, "multi/Gender": 6, "single/Animal": 2}
+    assert [i for i in items if i in chosen] == chosen  # in the data's order
+    assert len({i.id for i in chosen}) == 20
+    odd = Counter(i.category for i in select(items, 7, "stratified"))  # quotas 4.2, 2.1, 0.7: the largest remainder
+    assert odd == {"single/Gender": 4, "multi/Gender": 2, "single/Animal": 1}
+
+
+def test_a_stratified_sample_is_the_same_for_a_seed_and_another_for_another():
+    items = categorised({"single/Gender": 40, "multi/Gender": 40})
+    first = [i.id for i in select(items, 10, "stratified")]
+    assert first == [i.id for i in select(items, 10, "stratified", seed=0)]
+    assert first != [i.id for i in select(items, 10, "stratified", seed=1)]
+    assert first != [i.id for i in select(items, 10)]  # not simply the first items
+    assert set(first) <= {i.id for i in items}
+
+
+def test_a_stratified_sample_has_every_category_once_there_are_seats_enough():
+    items = categorised({"single/Gender": 97, "single/Animal": 1, "multi/Animal": 1, "multi/Gender": 1})
+    for limit in (4, 5, 9):
+        counts = Counter(i.category for i in select(items, limit, "stratified"))
+        assert set(counts) == {"single/Gender", "single/Animal", "multi/Animal", "multi/Gender"}
+        assert sum(counts.values()) == limit and counts["single/Gender"] == limit - 3
+    assert len(select(items, 3, "stratified")) == 3  # fewer seats than categories: the largest shares
+    assert select(items, None, "stratified") == select(items, 500, "stratified") == items
