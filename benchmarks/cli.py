@@ -69,12 +69,23 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="the LLM rating open answers: embedded[:MODEL], openai[:MODEL] or none (default: embedded)")
     p.add_argument("--variants", type=_positive, default=1,
                    help="prompt variants asked per item: JASCO has 8, the others 3 (default: 1)")
-    p.add_argument("--limit", type=_positive, help="ask only this many items, taken in turn from each category")
-    p.add_argument("--workers", type=_positive, default=1, help="items answered at once (default: 1)")
+    p.add_argument("--limit", type=_positive, help="ask only this many items (see --sample)")
+    p.add_argument("--sample", choices=["first", "stratified"], default="first",
+                   help="how --limit picks items: first (the first of each category in turn) or stratified (each "
+                        "category in proportion to its size, drawn at random with --seed) (default: first)")
+    p.add_argument("--seed", type=int, default=0, help="the seed of a stratified sample (default: 0)")
+    p.add_argument("--workers", type=_positive,
+                   help="items answered at once (default: 1; with --ray, the number of actors, by default one per "
+                        "--ray-cpus of the cluster's CPUs)")
     p.add_argument("--retry-errors", action="store_true", help="ask again the items whose earlier result is an error")
     p.add_argument("--no-reuse-plans", dest="reuse_plans", action="store_false",
                    help="plan every question with the LLM; by default a question of a shape seen before (the same "
                         "wording, other options) runs the program kept for that shape, kept beside the tool cache")
+    p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="answer on Ray actors, each holding one system: those of the cluster at ADDRESS (HOST:PORT of "
+                        "its head), or of a new local Ray instance without ADDRESS; this machine writes the results "
+                        "(needs pip install 'speech-copilot[ray]')")
+    p.add_argument("--ray-cpus", type=_positive, default=2, help="CPUs each Ray actor reserves (default: 2)")
     p.add_argument("--out", type=Path, required=True, help="the results file (JSONL), appended to and resumed from")
     p.set_defaults(func=_run)
 
@@ -107,11 +118,21 @@ def _run(args: argparse.Namespace) -> None:
     from copilot.benchmarks.runner import run, select
     from copilot.benchmarks.systems import load_system
 
-    items = select(load_items(args.benchmark, args.data, args.audio_dir), args.limit)
-    system = load_system(args.system, args.planner, args.llm, args.base_url, args.name, args.reuse_plans)
-    judge = None if args.judge == "none" else Judge(args.judge)
-    summary = run(items, system, args.out, benchmark=args.benchmark, judge=judge, variants=args.variants,
-                  workers=args.workers, retry_errors=args.retry_errors)
+    items = select(load_items(args.benchmark, args.data, args.audio_dir), args.limit, args.sample, args.seed)
+    if args.ray is not None:
+        from copilot.benchmarks import cluster
+
+        spec = cluster.SystemSpec(system=args.system, planner=args.planner, llm=args.llm, base_url=args.base_url,
+                                  name=args.name, reuse_plans=args.reuse_plans, judge=args.judge)
+        with cluster.connect(args.ray or None):
+            actors = cluster.Actors(spec, args.workers, args.ray_cpus)
+            summary = cluster.run(items, actors, args.out, benchmark=args.benchmark, variants=args.variants,
+                                  retry_errors=args.retry_errors)
+    else:
+        system = load_system(args.system, args.planner, args.llm, args.base_url, args.name, args.reuse_plans)
+        judge = None if args.judge == "none" else Judge(args.judge)
+        summary = run(items, system, args.out, benchmark=args.benchmark, judge=judge, variants=args.variants,
+                      workers=args.workers or 1, retry_errors=args.retry_errors)
     print(f"{args.out}: {summary.before} results kept, {summary.added} added ({summary.errors} errors); "
           f"see: copilot bench report {args.out}", file=sys.stderr)
 
