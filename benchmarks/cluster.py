@@ -5,8 +5,8 @@ once per actor, and nothing unpicklable crosses the wire), and answers one unit 
 works out what is left to do and appends every result through the same `runner.pending` and `runner.write` as a
 local run, so resuming, no duplicates and the report are the same as ever.
 
-Failures are Ray's to handle: an actor whose process or node dies is started again (``max_restarts``) and is sent
-again the unit it was answering (``max_task_retries``). A unit whose actor died ``MAX_TASK_RETRIES + 1`` times while
+Failures are Ray's to handle: an actor whose process or node dies is started again (``max_restarts``), on a node
+with CPUs free for it, and is sent again the unit it was answering (``max_task_retries``). A unit whose actor died ``MAX_TASK_RETRIES + 1`` times while
 answering it is written as that unit's error, as a local run writes a failed answer.
 
 Every node needs this project installed in the same Python, the models (``copilot models fetch`` on each node, or
@@ -16,6 +16,7 @@ Every node needs this project installed in the same Python, the models (``copilo
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import sys
@@ -96,7 +97,7 @@ def connect(address: str | None) -> Iterator[None]:
     env = {k: v for k, v in os.environ.items() if k.startswith(INHERITED)}
     try:
         ray.init(address=address, runtime_env={"env_vars": env} if env else None, log_to_driver=False,
-                 logging_level="WARNING")
+                 logging_level=logging.WARNING)
     except (ConnectionError, ValueError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CopilotError(f"cannot join the Ray cluster at {address}: {first}") from None
