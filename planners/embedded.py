@@ -49,7 +49,7 @@ class EmbeddedLLM:
         params.n_ctx = n_ctx * SLOTS
         params.n_parallel = SLOTS
         params.cache_prompt = True
-        params.cpuparams.n_threads = params.cpuparams_batch.n_threads = threads or os.cpu_count() or 2
+        params.cpuparams.n_threads = params.cpuparams_batch.n_threads = threads or _threads()
         params.verbosity = -1
         # llama.cpp always listens on loopback; slot save/restore is only reachable there, so lock it with a key
         params.hostnames = ["127.0.0.1"]
@@ -132,6 +132,15 @@ class EmbeddedLLM:
                 return response.status == 200
         except OSError:
             return False
+
+
+def _threads() -> int:
+    """The CPU threads llama.cpp may use: ``OMP_NUM_THREADS`` when set (Ray sets it to an actor's CPUs), else every
+    core. llama.cpp's threads spin-wait, so two processes whose threads outnumber the cores slow each other
+    several times over."""
+    cores = os.cpu_count() or 2
+    given = os.environ.get("OMP_NUM_THREADS", "")
+    return max(1, min(int(given), cores)) if given.isdigit() and int(given) > 0 else cores
 
 
 @lru_cache(maxsize=64)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from copilot.answer import Evidence, Request
 from copilot.errors import ContextOverflow
 from copilot.planners import prompts
-from copilot.planners.embedded import EmbeddedLLM
+from copilot.planners.embedded import EmbeddedLLM, _threads
 from copilot.planners.llm import LLMPlanner
 from copilot.registry import default_registry
 
@@ -90,3 +91,9 @@ def test_a_transcript_over_the_context_is_cut_to_fit_and_the_answer_says_so(tmp_
     draft = LLMPlanner(llm).answer(Request(question="What is the recording about?"), evidence)
     assert draft.notes[0].startswith("the measurements were cut from 12,") and draft.text
     assert "licen" in draft.text.lower() or "software" in draft.text.lower(), draft.text
+
+
+@pytest.mark.parametrize(("given", "threads"), [("1", 1), ("999", os.cpu_count()), ("", os.cpu_count()), ("x", os.cpu_count())])
+def test_llama_cpp_takes_its_thread_count_from_omp_num_threads_when_set(monkeypatch, given, threads):
+    monkeypatch.setenv("OMP_NUM_THREADS", given)
+    assert _threads() == threads
