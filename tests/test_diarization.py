@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,9 +16,31 @@ from tests import corpora
 pytestmark = pytest.mark.slow
 
 
+SENTENCES = [
+    "Shall we take the early bus to the museum on Sunday morning?",
+    "The soup needs more salt, and the bread should go in the oven now.",
+    "I finished the crossword puzzle before the kettle had even boiled.",
+    "Our team lost the match, but the second half was much better.",
+    "Could you water the tomatoes while I am away next week?",
+    "The old lighthouse was painted red and white last summer.",
+]
+
+
 def joined(clips: list[Audio], pause: float = 0.5) -> Audio:
     gap = np.zeros(int(pause * SAMPLE_RATE), np.float32)
     return from_array(np.concatenate([x for c in clips for x in (c.samples, gap)]))
+
+
+def espeak_turns(folder: Path, voices: list[tuple[str, int]], order: list[int], seconds: float = 2.0) -> Audio:
+    """Turns of ``seconds`` each, spoken in ``order`` by espeak-ng ``voices`` (voice, pitch), 0.5 s of silence between."""
+    turns = []
+    for k, who in enumerate(order):
+        voice, pitch = voices[who]
+        raw = corpora.speak(SENTENCES[k % len(SENTENCES)], folder / f"{k}.wav", voice=voice, pitch=pitch)
+        cut = folder / f"{k}-cut.wav"
+        corpora.sox(raw, "-r", SAMPLE_RATE, cut, "silence", "1", "0.02", "0.5%", "trim", "0", seconds)
+        turns.append(load(cut))
+    return joined(turns)
 
 
 def der(
@@ -109,3 +132,14 @@ def test_a_time_range_keeps_clip_times(pyannote_sample):
     audio, _ = pyannote_sample
     out = diarization({"start": 20.0, "end": 30.0}, {"audio1": audio})
     assert out.turns and all(20.0 <= t.start < t.end <= 30.0 for t in out.turns)
+
+
+def test_three_voices_in_short_turns_are_three(tmp_path):
+    # two of the three speak 2 s in all, under the 3 s below which the tool once folded every speaker away
+    out = diarize(espeak_turns(tmp_path, [("en+klatt", 30), ("en+klatt4", 80), ("en-gb+m2", 50)], [0, 1, 2, 0]))
+    assert out.num_speakers == 3, out.facts()
+
+
+def test_one_voice_in_short_turns_stays_one(tmp_path):
+    out = diarize(espeak_turns(tmp_path, [("en+klatt", 30)], [0, 0, 0, 0, 0]))
+    assert out.num_speakers == 1, out.facts()
