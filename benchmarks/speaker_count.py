@@ -115,14 +115,15 @@ def main() -> None:
         if not chosen:
             continue
         confusion: Counter[tuple[int, int]] = Counter()
-        exact = option = multi = 0
+        exact = option = multi = asked = 0
         print(f"## {task}\n")
         for item in chosen:
             truth, found = item["meta"]["n_speakers"], diarize(load(args.data / item["audio"])).num_speakers
             confusion[truth, found] += 1
             exact += found == truth
-            choices = _options(item.get("instruction", "")) or [truth]  # yes/no items: no count to choose
-            option += min(choices, key=lambda c: (abs(c - found), c)) == truth
+            choices = _options(item.get("instruction", ""))  # none for yes/no items and the espeak set
+            option += bool(choices) and min(choices, key=lambda c: (abs(c - found), c)) == truth
+            asked += bool(choices)
             multi += (found > 1) == (truth > 1)
             print(f"{item['id']:28} true {truth}  found {found}{'' if found == truth else '  x'}")
         counts = sorted({t for t, _ in confusion})
@@ -131,7 +132,7 @@ def main() -> None:
         for t in counts:
             print(f"{t:>12} " + " ".join(f"{confusion[t, f]:>3}" for f in found_values))
         n = len(chosen)
-        nearest = f"; nearest option {option}/{n} = {option / n:.0%}" if task == "SpeakerCounting" else ""
+        nearest = f"; nearest option {option}/{asked} = {option / asked:.0%}" if asked else ""
         print(f"\nexact count {exact}/{n} = {exact / n:.0%}{nearest}; more than one speaker {multi}/{n} = {multi / n:.0%}\n")
 
 
