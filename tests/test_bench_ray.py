@@ -184,7 +184,7 @@ def test_a_run_on_a_ray_cluster_survives_a_killed_actor_and_equals_a_local_run(r
     data, out = sakura_data(tmp_path / "sakura"), tmp_path / "ray.jsonl"
     command = [sys.executable, "-c", CLI, "bench", "run", "sakura", "--data", str(data), "--system", "copilot",
                "--planner", PLANNER, "--llm", LLM, "--judge", "none", "--limit", "4", "--sample", "stratified",
-               "--ray", ray_cluster, "--ray-cpus", "1", "--out", str(out)]
+               "--ray", ray_cluster, "--ray-cpus", "1", "--workers", "2", "--out", str(out)]
     first = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
     assert first.returncode == 0, first.stderr
     assert "2 Ray actors of copilot[fixed:gender,duration, openai:never-called] on 2 nodes" in first.stderr
@@ -194,7 +194,7 @@ def test_a_run_on_a_ray_cluster_survives_a_killed_actor_and_equals_a_local_run(r
 
     spec = cluster.SystemSpec(planner=PLANNER, llm=LLM)
     with cluster.connect(ray_cluster):
-        actors = cluster.Actors(spec, None, 1)
+        actors = cluster.Actors(spec, 2, 1)
         assert len(actors.handles) == 2 and len({a.node for a in actors.info}) == 2
         killer = Killer(out, actors.info[0].pid, 5)  # after the first of the six results still to come
         killer.start()
