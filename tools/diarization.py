@@ -34,9 +34,7 @@ pyannote diarization error rate stays 0.22 with no collar, overlapped speech cou
 change of speaker (pyannote's quick turns), which pushed the scale that joins its two below the one
 LibriVox needs. With the fold at 15% and scale 2.2: espeak 26/40, ds-dev 39/50 (SpeakerCounting 10/25
 to 21/25; MultiSpeakerDetection 21/25 to 18/25 exact, "more than one" 21/25 to 19/25: five of twelve
-single talkers are split in two, one two-talker clip joined). On a second espeak set made after the
-choice (seed 1), 21/40 before and 25/40 after (3 speakers 2/10 to 6/10, 4 speakers 0/10 to 4/10, but 2
-speakers 9/10 to 6/10, over-split). Left out: clustering per VAD segment
+single talkers are split in two, one two-talker clip joined). Left out: clustering per VAD segment
 (it merges pyannote's two, whose turns change without a pause), VAD splits at 0.15 s pauses instead of
 0.3 s, requiring a small cluster to hold an unbroken 1-1.3 s turn, and merging clusters whose centres
 reach speaker_verification's threshold (it joins pyannote's two at any margin that helps ds-dev).
