@@ -38,6 +38,8 @@ _OPTION = re.compile(
     rf"^\s*(?:{_HEDGE}\s*)?(?P<number>[-+−]?\d+(?:\.\d+)?|(?:{'|'.join(WORDS)})\b)\s*(?P<rest>[^\d]*?)\s*[.!]?\s*$",
     re.I,
 )
+FIGURE = re.compile(r"\d+(?:\.\d+)?")
+"""A figure written in a text: digits, with a decimal part if any."""
 _COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b", re.I)
 
 

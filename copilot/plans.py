@@ -15,28 +15,25 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 import threading
 import unicodedata
 from pathlib import Path
 
 from copilot.answer import Request
 from copilot.cache import default_path, open_table
-from copilot.numbers import read_option
+from copilot.numbers import FIGURE, read_option
 from copilot.program import Program, Step
 from copilot.registry import Registry
+from copilot.words import plain
 
-SHAPE_VERSION = 1  # raise when `shape` changes, so that programs kept under the old shapes are not found
+SHAPE_VERSION = 2  # raise when `shape` changes, so that programs kept under the old shapes are not found
 _TIME_ARGS = ("start", "end")
-_QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "„": '"', "«": '"', "»": '"'})
-_TOKEN = re.compile(r"\"[^\"]*\"|[\w']+")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'"})  # "speaker’s" and "speaker's" are one word to `plain`
 
 
 def shape(request: Request) -> str:
     """The shape of ``request``: what two questions must share for one's program to serve the other."""
-    text = unicodedata.normalize("NFKC", request.question).translate(_QUOTES).lower()
-    words = " ".join(_TOKEN.findall(text))
+    words = plain(unicodedata.normalize("NFKC", request.question).translate(_APOSTROPHES))
     kinds = "".join("n" if read_option(option) is not None else "w" for option in request.options)
     return f"{len(request.clips)} clip(s), options [{kinds}]: {words}"
 
@@ -50,7 +47,7 @@ def registry_version(registry: Registry) -> str:
 def portable(program: Program, request: Request) -> Program | None:
     """``program`` as it would serve any clip of this shape: time ranges that span a whole clip dropped. None when a
     step keeps a time the question does not state (the planner read it off this clip's length)."""
-    stated = {float(n) for n in _NUMBER.findall(request.question)}
+    stated = {float(n) for n in FIGURE.findall(request.question)}
     steps = []
     for step in program.steps:
         args = dict(step.args)

@@ -8,7 +8,7 @@ from typing import Any
 
 from copilot.answer import Evidence, Request, match_option, normalise
 from copilot.errors import ContextOverflow
-from copilot.numbers import fits, named, nearest, read_option
+from copilot.numbers import FIGURE, fits, named, nearest, read_option
 from copilot.planners import prompts
 from copilot.planners.base import LLM, Completion, Draft
 from copilot.program import Program, ProgramError, parse
@@ -17,7 +17,6 @@ from copilot.registry import Registry
 from copilot.tool import Attribute
 from copilot.words import says, stems
 
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _YES_NO = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should)\b", re.I)
 _NEGATION = re.compile(r"\b(no|not|none|nothing|nobody|without|never)\b|n't\b", re.I)
 _HOW_TO_ANSWER = re.compile(r",?\s*\b(?:yes\s+)?or\s+(?:not|no)\b", re.I)
@@ -274,8 +273,8 @@ def ground_numbers(text: str, request: Request, evidence: list[Evidence]) -> str
     The LLM is told to copy figures; this keeps an answer honest when it rounds, sums or invents one.
     """
     sources = [request.question, *(e.facts for e in evidence), *(json.dumps(e.output) for e in evidence if e.output)]
-    known = set(_NUMBER.findall(" ".join(sources)))
-    if all(n in known for n in _NUMBER.findall(text)):
+    known = set(FIGURE.findall(" ".join(sources)))
+    if all(n in known for n in FIGURE.findall(text)):
         return text
     return f"{text} (measured by the tools: {'; '.join(e.facts for e in evidence if e.facts)})"
 
