@@ -11,6 +11,12 @@ A question about what is said always gets an asr step: code adds one to a progra
 With a `PlanBook`, a question of a shape seen before runs the program kept for that shape, with no LLM call to plan
 it, and a program that ran without a failure is kept for its shape; a kept program that fails is forgotten, and the
 next round is planned by the LLM.
+
+An open question that asks several things ("How many people speak, and what is the sound behind them?") is split
+into its parts first, one short LLM generation; each part is planned on its own, and a part that got no step goes
+back to the planner once, then stands as not measured. The parts' programs run as one (a step two parts share runs
+once), and the answer is composed part by part, each from its own steps' evidence, so that a small model neither
+drops a part of a long question nor states a measurement for a part that no tool measured.
 """
 
 from __future__ import annotations
@@ -25,16 +31,18 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Send
 
-from copilot.answer import Answer, Evidence, Request, Trace
+from copilot.answer import Answer, Evidence, PartAnswer, Request, Trace
 from copilot.cache import ToolCache
 from copilot.errors import CopilotError, NothingToMeasure
 from copilot.planners.base import Draft, Planner
 from copilot.plans import PlanBook
-from copilot.program import Program, ProgramError, Step, dependencies, resolve, validate
-from copilot.questions import asks_what_is_said
+from copilot.program import Program, ProgramError, ProgramPart, Step, dependencies, merge, prefixed, resolve, validate
+from copilot.questions import asks_per_speaker, asks_what_is_said, parts
 from copilot.registry import Registry, default_registry
 from copilot.tool import Clips
 from copilot.words import says, stems
+
+NO_STEP = "no step was planned: plan the tool whose measurements answer this part; plan no steps only if no tool measures it"
 
 
 def _merge(a: dict, b: dict) -> dict:
@@ -53,6 +61,8 @@ class State(TypedDict, total=False):
     evidence: Annotated[dict[str, Evidence], _merge]
     timings: Annotated[dict[str, float], _merge]
     draft: Draft
+    part_programs: list[Program]  # each part's program as planned, before the merge
+    part_answers: list[PartAnswer]
 
 
 class StepInput(TypedDict):
@@ -108,7 +118,7 @@ class Copilot:
             reused_plan=state.get("reused", False),
         )
         return Answer(
-            question=question, text=draft.text, choice=choice, evidence=evidence,
+            question=question, text=draft.text, choice=choice, evidence=evidence, parts=state.get("part_answers", []),
             program=state["rounds"][-1] if state["rounds"] else None, trace=trace,
         )
 
@@ -134,16 +144,65 @@ class Copilot:
         if reused is not None:
             timings = {f"plan.{round_}": round(time.perf_counter() - started, 3)}
             return {"program": reused, "problems": [], "rounds": [reused], "reused": True, "timings": timings}
+        request = state["request"]
+        asked = [] if request.options else parts(request.question)  # a multiple-choice question has one answer
+        update: dict[str, Any] = {}
         try:
-            program = self.planner.plan(state["request"], self.registry, state.get("problems", []))
-            program, amended = self._amend(program, state["request"], round_)
-            validate(program, self.registry, list(state["clips"]))
-            update: dict[str, Any] = {"program": program, "problems": [], "rounds": [program], "amendments": amended}
+            if len(asked) > 1:
+                program, amended, update["part_programs"], update["all_problems"] = self._plan_parts(state, asked, round_)
+            else:
+                program = self.planner.plan(state["request"], self.registry, state.get("problems", []))
+                program, amended = self._amend(program, state["request"], round_)
+            if program.steps or not program.parts:  # a compound question whose every part no tool measures has none
+                validate(program, self.registry, list(state["clips"]))
+            update.update({"program": program, "problems": [], "rounds": [program], "amendments": amended})
         except (ProgramError, CopilotError, ValueError) as exc:
             problems = exc.problems if isinstance(exc, ProgramError) else [str(exc)]
-            update = {"program": None, "problems": problems, "all_problems": problems, "rounds": [Program()]}
+            update.update({"program": None, "problems": problems, "rounds": [Program()]})
+            update["all_problems"] = update.get("all_problems", []) + problems
         update["timings"] = {f"plan.{round_}": round(time.perf_counter() - started, 3)}
         return update
+
+    def _plan_parts(
+        self, state: State, asked: list[str], round_: int
+    ) -> tuple[Program, list[str], list[Program], list[str]]:
+        """The compound question's program: each part planned on its own, then merged; in a later round only the
+        parts whose steps failed are planned again. Also what code added, each part's program and the problems."""
+        previous, problems = state.get("part_programs", []), state.get("problems", [])
+        last = state["rounds"][-1].parts if state.get("rounds") else []
+        programs: list[Program] = []
+        amended: list[str] = []
+        found: list[str] = []
+        for n, question in enumerate(asked, 1):
+            ran = last[n - 1].steps if len(last) >= n else []
+            mine = [p for p in problems if any(f"'{sid}'" in p for sid in ran)] if ran else problems
+            if round_ > 1 and len(previous) >= n and not mine:
+                programs.append(previous[n - 1])
+                continue
+            program, added, trouble = self._plan_part(state, question, n, mine, round_)
+            programs.append(program)
+            amended += added
+            found += trouble
+        return merge(list(zip(asked, programs, strict=True))), amended, programs, found
+
+    def _plan_part(
+        self, state: State, question: str, n: int, feedback: list[str], round_: int
+    ) -> tuple[Program, list[str], list[str]]:
+        """Part ``n``'s program, its steps named p{n}...: the planner's, with the steps code adds. A part with no step,
+        or whose program cannot run, goes back to the planner once; after that it has no steps (not measured)."""
+        request = state["request"].model_copy(update={"question": question})
+        problems: list[str] = []
+        for _ in range(2):
+            try:
+                program = prefixed(self.planner.plan(request, self.registry, feedback, part=True), f"p{n}")
+                program, amended = self._amend(program, request, round_, part=n)
+                if program.steps:
+                    return validate(program, self.registry, list(state["clips"])), amended, problems
+                feedback = [NO_STEP]
+            except (ProgramError, CopilotError, ValueError) as exc:
+                feedback = exc.problems if isinstance(exc, ProgramError) else [str(exc)]
+                problems += [f"part {n} ({question!r}): {p}" for p in feedback]
+        return Program(), [], problems
 
     def _reused(self, state: State) -> Program | None:
         """The program kept for the question's shape, when there is one and it is valid for these clips."""
@@ -168,12 +227,14 @@ class Copilot:
         elif reused and not ran:
             plans.forget(request)
 
-    def _amend(self, program: Program, request: Request, round_: int) -> tuple[Program, list[str]]:
-        """``program`` with the steps the question plainly needs and the planner left out, and what was added, for
-        the trace: an asr step on each clip when the question asks what is said, and a step of a tool whose `serves`
-        words the question names ("the speaker's emotion") when no step's tool serves them. A small planner has sent
-        "does the speaker say the word "tomato"?" to sound_events alone, and "which facial expression goes with the
-        speaker's emotion?" to asr alone."""
+    def _amend(self, program: Program, request: Request, round_: int, part: int | None = None) -> tuple[Program, list[str]]:
+        """``program`` with the steps the question plainly needs and the planner left out or set up for the whole
+        clip, and what was changed, for the trace: an asr step on each clip when the question asks what is said; a
+        step of a tool whose `serves` words the question names ("the speaker's emotion") when no step's tool serves
+        them; and a tool that can answer speaker by speaker set to, when the question is about one speaker among
+        several ("who speaks first"). A small planner has sent "does the speaker say the word "tomato"?" to
+        sound_events alone, "which facial expression goes with the speaker's emotion?" to asr alone, and "who speaks
+        first, a man or a woman?" to gender on the whole clip. Steps added for ``part`` n are named p{n}..."""
         planned = {s.tool for s in program.steps}
         needed: list[tuple[str, str]] = []
         if "asr" in self.registry and "asr" not in planned and asks_what_is_said(request.question):
@@ -185,17 +246,29 @@ class Copilot:
             if named is not None and named not in served and tool.name not in planned:
                 needed.append((tool.name, f'the question names "{named}"'))
                 served.update(tool.serves)
-        taken = {s.id for s in program.steps}
-        added, notes = [], []
+        of = f"part {part}, " if part is not None else ""
+        prefix = f"p{part}" if part is not None else ""
+        steps, notes = list(program.steps), []
+        if asks_per_speaker(request.question):
+            for i, step in enumerate(steps):
+                tool = self.registry.get(step.tool) if step.tool in self.registry else None
+                if tool is not None and "by_speaker" in tool.input_model.model_fields and not step.args.get("by_speaker"):
+                    steps[i] = step.model_copy(update={"args": {**step.args, "by_speaker": True}})
+                    notes.append(f"round {round_}: {of}step {step.id!r}, {step.tool}: set by_speaker, "
+                                 f"as the question is about one speaker among several")
+        taken = {s.id for s in steps}
         two = len(request.clips) > 1
         for tool_name, why in needed:
             for name in request.clips:
-                step_id = next(f"{tool_name}{n}" for n in range(1, len(taken) + 2) if f"{tool_name}{n}" not in taken)
+                step_id = next(f"{prefix}{tool_name}{k}" for k in range(1, len(taken) + 2) if f"{prefix}{tool_name}{k}" not in taken)
                 taken.add(step_id)
-                added.append(Step(id=step_id, tool=tool_name, args={"audio": name} if two else {}))
-                notes.append(f"round {round_}: added step {step_id!r}, {tool_name}{' on ' + name if two else ''}: {why} "
-                             f"and the planner planned no step for it")
-        return program.model_copy(update={"steps": [*program.steps, *added]}), notes
+                args: dict[str, Any] = {"audio": name} if two else {}
+                if asks_per_speaker(request.question) and "by_speaker" in self.registry.get(tool_name).input_model.model_fields:
+                    args["by_speaker"] = True
+                steps.append(Step(id=step_id, tool=tool_name, args=args))
+                notes.append(f"round {round_}: {of}added step {step_id!r}, {tool_name}{' on ' + name if two else ''}: "
+                             f"{why} and the planner planned no step for it")
+        return program.model_copy(update={"steps": steps}), notes
 
     def _after_plan(self, state: State) -> str:
         if state.get("program") is not None:
@@ -261,13 +334,37 @@ class Copilot:
 
     def _answer(self, state: State) -> dict[str, Any]:
         started = time.perf_counter()
-        evidence = _final_evidence(state)
+        program = state["rounds"][-1] if state.get("rounds") else None
+        if program is None or not program.parts:
+            draft = self._compose(state["request"], _final_evidence(state))
+            return {"draft": draft, "timings": {"answer": round(time.perf_counter() - started, 3)}}
+        done = self._current(state)
+        answers, notes = [], []
+        for part in program.parts:
+            answer, caveats = self._answer_part(state["request"], part, [done[s] for s in part.steps if s in done])
+            answers.append(answer)
+            notes += caveats
+        draft = Draft(text=" ".join(a.text for a in answers), answered_by="part by part", notes=notes)
+        return {"draft": draft, "part_answers": answers, "timings": {"answer": round(time.perf_counter() - started, 3)}}
+
+    def _answer_part(self, request: Request, part: ProgramPart, evidence: list[Evidence]) -> tuple[PartAnswer, list[str]]:
+        """One part's answer from its own steps' evidence, and its caveats; a part no tool measured says so."""
+        if not part.steps:
+            text = f'Not measured: none of the tools measures what "{part.question}" asks.'
+            return PartAnswer(question=part.question, text=text, measured=False, answered_by="coverage check"), []
+        draft = self._compose(request.model_copy(update={"question": part.question}), evidence, part=True)
+        answer = PartAnswer(
+            question=part.question, text=draft.text, steps=part.steps, measured=draft.measured, answered_by=draft.answered_by
+        )
+        return answer, draft.notes
+
+    def _compose(self, request: Request, evidence: list[Evidence], part: bool = False) -> Draft:
+        """The planner's answer from ``evidence``, or the measurements themselves when none could be composed."""
         try:
-            draft = self.planner.answer(state["request"], evidence)
+            return self.planner.answer(request, evidence, part)
         except (CopilotError, ValueError, KeyError) as exc:
             facts = "; ".join(e.facts for e in evidence if e.facts) or "nothing"
-            draft = Draft(text=f"No answer could be composed ({exc}). The tools measured: {facts}", answered_by="fallback")
-        return {"draft": draft, "timings": {"answer": round(time.perf_counter() - started, 3)}}
+            return Draft(text=f"No answer could be composed ({exc}). The tools measured: {facts}", answered_by="fallback")
 
 
 def _final_evidence(state: State) -> list[Evidence]:

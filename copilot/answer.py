@@ -74,12 +74,25 @@ class Trace(BaseModel):
     reused_plan: bool = Field(False, description="the first round ran the program kept for an earlier question of this shape")
 
 
+class PartAnswer(BaseModel):
+    """The answer to one part of a compound question, from the steps that served that part alone."""
+
+    question: str
+    text: str
+    steps: list[str] = Field(default_factory=list, description="ids of the steps whose outputs this answer rests on")
+    measured: bool = Field(True, description="false when no tool measured this part, and the text says so")
+    answered_by: str = ""
+
+
 class Answer(BaseModel):
     """The reply to a `Request`, with the evidence it rests on."""
 
     question: str
     text: str
     choice: str | None = Field(None, description="the chosen option, e.g. '(b) Female', for multiple choice")
+    parts: list[PartAnswer] = Field(
+        default_factory=list, description="a compound question's answers part by part; empty when it asks one thing"
+    )
     evidence: list[Evidence] = Field(default_factory=list)
     program: Program | None = None
     trace: Trace

@@ -59,7 +59,7 @@ def portable(program: Program, request: Request) -> Program | None:
         if any(isinstance(args.get(name), int | float) and float(args[name]) not in stated for name in _TIME_ARGS):
             return None
         steps.append(Step(id=step.id, tool=step.tool, args=args, after=step.after))
-    return Program(steps=steps)
+    return program.model_copy(update={"steps": steps})
 
 
 class PlanBook:

@@ -5,11 +5,13 @@ and may wait for earlier steps (``after``); a step without an id is named by its
 (s1, s2, ...). An argument may also be a reference to an earlier step's output, written
 ``"$step_id.field.index..."`` (for example ``"$d.turns.1.start"``); a reference implies the
 dependency. Validation refuses unknown tools, bad arguments, dangling references, cycles and
-oversized programs with messages a planner can act on.
+oversized programs with messages a planner can act on. A compound question's program also lists its
+parts, each with the steps that answer it (`merge`).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
@@ -41,10 +43,20 @@ class Step(BaseModel):
     after: list[str] = Field(default_factory=list, description="ids of steps that must finish first")
 
 
+class ProgramPart(BaseModel):
+    """One part of a compound question and the steps that measure it; no steps when no tool can measure it."""
+
+    question: str = Field(description="the part as a question that stands alone")
+    steps: list[str] = Field(default_factory=list, description="ids of the steps whose outputs answer this part")
+
+
 class Program(BaseModel):
     """Steps of tool calls, run in dependency order (independent steps in parallel)."""
 
     steps: list[Step] = Field(default_factory=list)
+    parts: list[ProgramPart] = Field(
+        default_factory=list, description="a compound question's parts, each with its steps; empty when it asks one thing"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -81,6 +93,48 @@ def references(value: Any) -> list[tuple[str, list[str]]]:
 def dependencies(step: Step) -> set[str]:
     """The steps ``step`` waits for: its ``after`` list and every step it references."""
     return set(step.after) | {sid for sid, _ in references(step.args)}
+
+
+def prefixed(program: Program, prefix: str) -> Program:
+    """``program`` with every step id, and every reference to one, starting with ``prefix`` (s1 -> p2s1)."""
+    names = {s.id: f"{prefix}{s.id}"[:32] for s in program.steps}
+    steps = [
+        Step(id=names[s.id], tool=s.tool, args=_renamed(s.args, names), after=[names.get(a, a) for a in s.after])
+        for s in program.steps
+    ]
+    return program.model_copy(update={"steps": steps})
+
+
+def merge(parts: list[tuple[str, Program]]) -> Program:
+    """One program for a compound question from its parts' programs (step ids already distinct, see `prefixed`):
+    a step that an earlier part already planned (the same tool, arguments and dependencies) runs once and serves
+    both, and each part records the ids of its steps."""
+    steps: list[Step] = []
+    kept: dict[str, str] = {}  # signature -> id of the step that runs
+    merged: list[ProgramPart] = []
+    for question, program in parts:
+        names: dict[str, str] = {}
+        for sid in order(program):
+            step = next(s for s in program.steps if s.id == sid)
+            args, after = _renamed(step.args, names), sorted(names.get(a, a) for a in step.after)
+            signature = json.dumps([step.tool, args, after], sort_keys=True)
+            if signature not in kept:
+                kept[signature] = step.id
+                steps.append(Step(id=step.id, tool=step.tool, args=args, after=after))
+            names[step.id] = kept[signature]
+        merged.append(ProgramPart(question=question, steps=list(dict.fromkeys(names[s.id] for s in program.steps))))
+    return Program(steps=steps, parts=merged)
+
+
+def _renamed(value: Any, names: dict[str, str]) -> Any:
+    """An argument value with each reference to a renamed step pointing at its new id."""
+    if isinstance(value, str) and (m := _REF.match(value)) and m.group(1) in names:
+        return f"${names[m.group(1)]}{m.group(2)}"
+    if isinstance(value, dict):
+        return {k: _renamed(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_renamed(v, names) for v in value]
+    return value
 
 
 def validate(program: Program, registry: Registry, clip_names: list[str]) -> Program:

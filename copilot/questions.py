@@ -1,4 +1,5 @@
-"""What a question asks about, read from its words: a quoted phrase, and whether it asks what is said."""
+"""What a question asks about, read from its words: a quoted phrase, whether it asks what is said, whether it may ask
+which several things it asks at once, and whether it asks about one speaker among several."""
 
 from __future__ import annotations
 
@@ -26,3 +27,38 @@ def asks_what_is_said(question: str) -> bool:
     "utter"), words or a transcript, what is talked about, or a quoted term or phrase. "Would you say ...", the asker's
     own saying, is not; nor is "how many people speak", which is about who speaks."""
     return bool(_SAYING.search(question)) or bool(quoted(question) and _TEXT_NOUN.search(question))
+
+
+_JOINED_QUESTION = re.compile(
+    r"(,|;|\band\b|\?)\s*(and\s+)?(what|who|whose|which|when|where|why|how|is|are|was|were|do|does|did|can|could|"
+    r"has|have|had|will|would)\b",
+    re.I,
+)
+_PER_SPEAKER = re.compile(
+    r"\b(first|second|third|last|other|each|every|both)\s+(\w+\s+)?(speaker|person|voice|talker|one|man|woman)s?\b"
+    r"|\bwho\s+(speaks|talks|spoke|talked|is speaking|is talking)\b|\bper speaker\b",
+    re.I,
+)
+
+
+def parts(question: str) -> list[str]:
+    """The questions ``question`` asks, in order, when it joins several with a comma, "and", a semicolon or a
+    question mark before a question word or auxiliary ("How many people speak, and what is the sound behind
+    them?"); just ``question`` otherwise ("What do they say about bread and butter?", "Who speaks first, a man or
+    a woman?"). Each part keeps the asker's words."""
+    cuts = [m.start() for m in _JOINED_QUESTION.finditer(question)]
+    pieces = [question[a:b] for a, b in zip([0, *cuts], [*cuts, len(question)], strict=True)]
+    found = []
+    for piece in pieces:
+        text = re.sub(r"^[\s,;?]*(and\s+)?", "", piece, flags=re.I).strip(" ,;?")
+        if len(text.split()) < 2 and found:  # too short to stand alone: it stays with the part before
+            found[-1] = f"{found[-1][:-1]} {text}?"
+            continue
+        found.append(f"{text[:1].upper()}{text[1:]}?")
+    return found if len(found) > 1 else [question]
+
+
+def asks_per_speaker(question: str) -> bool:
+    """Whether ``question`` is about one speaker among several, or each in turn: "who speaks first", "the second
+    speaker's gender", "each person"."""
+    return bool(_PER_SPEAKER.search(question))

@@ -12,6 +12,8 @@ def render_answer(answer: Answer, trace: bool = False) -> str:
     lines = [f"Q: {answer.question}", f"A: {answer.text}"]
     if answer.choice:
         lines.append(f"Choice: {answer.choice}")
+    for n, part in enumerate(answer.parts, 1):
+        lines.append(f"  {n}. {part.question} -> {part.text}")
     lines.append("Evidence:")
     lines += [f"  [{e.tool}] {e.facts if not e.error else 'failed: ' + e.error}{' (cached)' if e.cached else ''}" for e in answer.evidence]
     if answer.trace.problems:
@@ -25,6 +27,8 @@ def render_answer(answer: Answer, trace: bool = False) -> str:
         for i, program in enumerate(answer.trace.rounds, 1):
             steps = ", ".join(f"{s.id}={s.tool}({json.dumps(s.args, separators=(',', ':'))})" for s in program.steps)
             lines.append(f"  program {i}: {steps or '(none)'}")
+            lines += [f"    part {n} {part.question!r}: {', '.join(part.steps) or 'no tool measures it'}"
+                      for n, part in enumerate(program.parts, 1)]
         lines += [f"  amended: {amendment}" for amendment in answer.trace.amendments]
         for e in answer.evidence:
             lines.append(f"  {e.step} {e.tool} {e.seconds:.2f} s: {json.dumps(e.output)[:400] if e.output else e.error}")

@@ -37,6 +37,7 @@ class Draft(BaseModel):
     text: str
     choice: int | None = None
     answered_by: str = "llm"
+    measured: bool = Field(True, description="false when the evidence does not bear on the question (a part's answer)")
     notes: list[str] = Field(default_factory=list, description="caveats of the answer, e.g. measurements cut to fit")
 
 
@@ -45,10 +46,12 @@ class Planner(Protocol):
 
     name: str
 
-    def plan(self, request: Request, registry: Registry, feedback: list[str]) -> Program:
-        """A program for ``request``; ``feedback`` holds problems of the previous round to repair."""
+    def plan(self, request: Request, registry: Registry, feedback: list[str], part: bool = False) -> Program:
+        """A program for ``request``; ``feedback`` holds problems of the previous round to repair. For a ``part`` of a
+        compound question, a program with no steps says that no tool measures it."""
         ...
 
-    def answer(self, request: Request, evidence: list[Evidence]) -> Draft:
-        """The answer to ``request`` from the evidence alone."""
+    def answer(self, request: Request, evidence: list[Evidence], part: bool = False) -> Draft:
+        """The answer to ``request`` from the evidence alone; for a ``part`` of a compound question, a draft that is
+        not ``measured`` when the evidence does not bear on it."""
         ...

@@ -23,9 +23,9 @@ class FixedPlanner:
         self.llm = llm
         self.name = f"fixed:{','.join(tools)}"
 
-    def plan(self, request: Request, registry: Registry, feedback: list[str]) -> Program:
+    def plan(self, request: Request, registry: Registry, feedback: list[str], part: bool = False) -> Program:
         names = single_clip_tools(registry) if self.tools == ["all"] else self.tools
         return Program(steps=[Step(id=f"s{i}", tool=name) for i, name in enumerate(names, 1)])
 
-    def answer(self, request: Request, evidence: list[Evidence]) -> Draft:
-        return choose(request, evidence, self.llm)
+    def answer(self, request: Request, evidence: list[Evidence], part: bool = False) -> Draft:
+        return choose(request, evidence, self.llm, part)

@@ -27,8 +27,10 @@ FIT_ATTEMPTS = 4  # answer prompts tried, each with the measurements cut shorter
 MIN_FACTS = 400  # characters of measurements below which an answer is not worth composing
 
 
-def choose(request: Request, evidence: list[Evidence], llm: LLM) -> Draft:
-    """The answer to ``request``: an option a tool's label names outright, else the LLM's constrained pick."""
+def choose(request: Request, evidence: list[Evidence], llm: LLM, part: bool = False) -> Draft:
+    """The answer to ``request``: an option a tool's label names outright, else the LLM's constrained pick. For a
+    ``part`` of a compound question, the LLM first says whether the evidence bears on it at all, and a yes or no
+    that no label or transcript gives is written, not picked, so that it can say so."""
     if request.options:
         hit = match_option(request.options, [label for e in evidence for label in e.labels])
         if hit is not None:
@@ -47,13 +49,18 @@ def choose(request: Request, evidence: list[Evidence], llm: LLM) -> Draft:
         measured = transcript_match(request, evidence) or yes_or_no_from_labels(request.question, evidence)
         if measured is not None:
             return measured
-        # otherwise a two-option choice: reasoning first, then the held-to-schema verdict
-        verdict = choose(request.model_copy(update={"options": ["yes", "no"]}), evidence, llm)
-        reasoning = verdict.text.split(". ", 1)[1] if ". " in verdict.text else ""
-        text = f"{'Yes' if verdict.choice == 0 else 'No'}. {reasoning}".strip()
-        return Draft(text=text, answered_by=verdict.answered_by, notes=verdict.notes)
-    completion, notes = complete_fitted(llm, prompts.ANSWER_RULES, request, evidence, prompts.ANSWER_SCHEMA, 200)
-    text = whole_sentences(json.loads(completion.text)["answer"].strip(), prompts.ANSWER_CHARS)
+        if not part:  # a two-option choice: reasoning first, then the held-to-schema verdict
+            verdict = choose(request.model_copy(update={"options": ["yes", "no"]}), evidence, llm)
+            reasoning = verdict.text.split(". ", 1)[1] if ". " in verdict.text else ""
+            text = f"{'Yes' if verdict.choice == 0 else 'No'}. {reasoning}".strip()
+            return Draft(text=text, answered_by=verdict.answered_by, notes=verdict.notes)
+    schema = prompts.PART_ANSWER_SCHEMA if part else prompts.ANSWER_SCHEMA
+    completion, notes = complete_fitted(llm, prompts.ANSWER_RULES, request, evidence, schema, 200, part)
+    reply = json.loads(completion.text)
+    if not reply.get("measured", True):
+        tools = ", ".join(dict.fromkeys(e.tool for e in evidence)) or "none"
+        return Draft(text=f"Not measured: what the tools measured ({tools}) does not tell this.", measured=False, notes=notes)
+    text = whole_sentences(reply["answer"].strip(), prompts.ANSWER_CHARS)
     return Draft(text=ground_numbers(text, request, evidence), notes=notes)
 
 
@@ -168,13 +175,14 @@ def whole_sentences(text: str, cap: int) -> str:
 
 
 def complete_fitted(
-    llm: LLM, system: str, request: Request, evidence: list[Evidence], schema: dict[str, Any], max_tokens: int
+    llm: LLM, system: str, request: Request, evidence: list[Evidence], schema: dict[str, Any], max_tokens: int,
+    part: bool = False,
 ) -> tuple[Completion, list[str]]:
     """The LLM's reply to the answer prompt, and notes; a prompt over the LLM's context is sent again with the
     measurements cut to fit (an hour's transcript is about three times a 4096-token context), and a note says so."""
     budget: int | None = None
     for _ in range(FIT_ATTEMPTS):
-        user = prompts.answer_user(request, evidence, budget)
+        user = prompts.answer_user(request, evidence, budget, part)
         try:
             reply = llm.complete([{"role": "system", "content": system}, {"role": "user", "content": user}], schema, max_tokens)
         except ContextOverflow as exc:
@@ -286,16 +294,17 @@ class LLMPlanner:
         self.llm = llm
         self.name = f"llm:{llm.name}"
 
-    def plan(self, request: Request, registry: Registry, feedback: list[str]) -> Program:
+    def plan(self, request: Request, registry: Registry, feedback: list[str], part: bool = False) -> Program:
         messages = [
             {"role": "system", "content": prompts.plan_system(registry)},
-            {"role": "user", "content": prompts.plan_user(request, feedback)},
+            {"role": "user", "content": prompts.plan_user(request, feedback, part)},
         ]
-        reply = self.llm.complete(messages, prompts.program_schema(registry, len(request.clips)), max_tokens=256)
+        schema = prompts.program_schema(registry, len(request.clips), min_steps=0 if part else 1)
+        reply = self.llm.complete(messages, schema, max_tokens=256)
         try:
             return parse(reply.text)
         except ProgramError as exc:
             raise ProgramError([f"the planner's reply is not a valid program ({p})" for p in exc.problems]) from None
 
-    def answer(self, request: Request, evidence: list[Evidence]) -> Draft:
-        return choose(request, evidence, self.llm)
+    def answer(self, request: Request, evidence: list[Evidence], part: bool = False) -> Draft:
+        return choose(request, evidence, self.llm, part)

@@ -16,6 +16,7 @@ from copilot.plans import PlanBook
 from copilot.registry import default_registry
 from tests import corpora
 
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "meeting.wav"  # two voices over rain: its README
 GERMAN = "Guten Morgen, wie geht es Ihnen heute? Ich hoffe, das Wetter bleibt schön."
 
 
@@ -37,8 +38,8 @@ class RecordingPlanner(LLMPlanner):
         super().__init__(llm)
         self.planned: list[set[str]] = []
 
-    def plan(self, request, registry, feedback):
-        program = super().plan(request, registry, feedback)
+    def plan(self, request, registry, feedback, part=False):
+        program = super().plan(request, registry, feedback, part)
         self.planned.append({s.tool for s in program.steps})
         return program
 
@@ -240,3 +241,28 @@ def test_a_question_naming_the_speakers_emotion_always_runs_the_emotion_tool(llm
     assert "emotion" in tools_run(answer), answer.trace.rounds
     assert bool(answer.trace.amendments) == ("emotion" not in planner.planned[-1]), (planner.planned, answer.trace)
     assert answer.choice is not None
+
+
+def test_every_part_of_a_compound_question_is_measured_and_answered(agent):
+    answer = agent.ask(clip(EXAMPLE), "How many people speak, what do they plan, and what is the sound behind them?")
+    assert {"diarization", "asr", "sound_events"} <= tools_run(answer)
+    count, plan, sound = (part.text.lower() for part in answer.parts)
+    assert re.search(r"\b(2|two)\b", count), count
+    assert re.search(r"picnic|saturday|park", plan), plan
+    assert "rain" in sound, sound
+
+
+def test_who_speaks_first_is_the_first_speakers_gender_and_loudness_follows_the_norm(agent):
+    answer = agent.ask(clip(EXAMPLE), "Who speaks first, a man or a woman, and how loud is the recording?")
+    gender = next(e for e in answer.evidence if e.tool == "gender")
+    assert gender.args.get("by_speaker") is True
+    first, loudness = (part.text.lower() for part in answer.parts)
+    assert re.search(r"\b(man|male)\b", first) and not re.search(r"\b(woman|female)\b", first), first
+    assert "broadcast" in loudness and not re.search(r"\b(is|sounds) (very )?loud\b", loudness), loudness  # -21.9 LUFS
+
+
+def test_a_part_no_tool_measures_is_said_to_be_not_measured(agent):
+    answer = agent.ask(clip(EXAMPLE), "How long is the recording, and what colour is the first speaker's shirt?")
+    length, shirt = answer.parts
+    assert re.search(r"\b20\.4", length.text), length.text
+    assert not shirt.measured and shirt.text.startswith("Not measured"), shirt.text

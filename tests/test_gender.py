@@ -94,7 +94,7 @@ def test_pyannote_sample_is_two_women(pyannote_sample):
     assert all(s.gender == "female" and s.confidence > 0.9 and s.speech > 5 for s in out.speakers), out.facts()
     assert out.labels() == ["female"]
     assert re.fullmatch(
-        r"Gender by speaker: S1 female \((0\.\d\d|1\.00), median F0 \d+ Hz, [\d.]+ s\), S2 female .*", out.facts()
+        r"Gender by speaker, in order of first speech: S1 female \((0\.\d\d|1\.00), median F0 \d+ Hz, [\d.]+ s\), S2 female .*", out.facts()
     )
 
 

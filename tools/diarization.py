@@ -184,7 +184,7 @@ def _turns(segments: list[Segment], frames: list[np.ndarray], labels: list[np.nd
     return turns
 
 
-@tool(version="2")
+@tool(version="2", serves=("how many people", "how many speakers", "how many voices", "who speaks", "number of speakers"))
 def diarization(args: SpanInput, clips: Clips) -> DiarizationOutput:
     """Who spoke when: how many different people speak, their turns with start and end times, and
     each one's total speaking time.

@@ -83,7 +83,7 @@ class GenderOutput(ToolOutput):
                 else f"{s.speaker} unknown (too little speech, {s.speech:.1f} s)"
                 for s in self.speakers
             ]
-            return "Gender by speaker: " + ", ".join(parts)
+            return "Gender by speaker, in order of first speech: " + ", ".join(parts)
         return f"Gender: {self.gender} (confidence {self.confidence:.2f}, {_pitch(self.median_f0_hz)})"
 
     def labels(self) -> list[str]:
@@ -159,7 +159,7 @@ def _where(args: GenderInput, audio: Audio) -> str:
     return f"{args.audio} ({audio.offset:.2f}-{audio.offset + audio.duration:.2f} s)"
 
 
-@tool(version="2", serves=("gender",))
+@tool(version="2", serves=("gender", "man or woman", "male or female"))
 def gender(args: GenderInput, clips: Clips) -> GenderOutput:
     """Perceived gender (male or female) of the voice, from its pitch (median F0 against 159 Hz) and its
     voice quality (a classifier learned from acted speech), joined.

@@ -44,7 +44,7 @@ class Duration(ToolOutput):
         return [Quantity(name="duration", value=self.duration, unit="s", terms=["duration", "length", "long"])]
 
 
-@tool(version="1")
+@tool(version="1", serves=("how long", "duration"))
 def duration(args: ToolInput, clips: Clips) -> Duration:
     """The clip's exact length in seconds, its sample rate and its number of channels.
 
@@ -122,7 +122,7 @@ def peak_band(peak_dbfs: float) -> str:
     return "under the -1 dBTP ceiling of EBU R 128"
 
 
-@tool(version="2")
+@tool(version="2", serves=("loud", "volume"))
 def loudness(args: LoudnessInput, clips: Clips) -> Loudness:
     """How loud the clip is (LUFS, peak and RMS in dBFS) and how much of it is silent.
 

@@ -84,7 +84,7 @@ class Reverberation(ToolOutput):
         return [Quantity(name="reverberation time RT60", value=self.rt60_s, unit="s", terms=terms)]
 
 
-@tool(version="1")
+@tool(version="1", serves=("reverberation", "reverberant", "echo"))
 def reverberation(args: SpanInput, clips: Clips) -> Reverberation:
     """How reverberant the room sounds: a blind estimate of its reverberation time RT60 in seconds, reverberant or dry.
 

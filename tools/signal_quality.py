@@ -111,7 +111,7 @@ class SignalQuality(ToolOutput):
         return [Quantity(name="speech-to-noise ratio (SNR)", value=self.snr_db, unit="dB", terms=terms)]
 
 
-@tool(version="1")
+@tool(version="1", serves=("signal to noise", "snr"))
 def signal_quality(args: SpanInput, clips: Clips) -> SignalQuality:
     """Signal quality of speech: its signal-to-noise ratio in dB (clean or noisy) and whether it is clipped.
 
