@@ -251,8 +251,7 @@ class Copilot:
         steps, notes = list(program.steps), []
         if asks_per_speaker(request.question):
             for i, step in enumerate(steps):
-                tool = self.registry.get(step.tool) if step.tool in self.registry else None
-                if tool is not None and "by_speaker" in tool.input_model.model_fields and not step.args.get("by_speaker"):
+                if self._speaks_per_speaker(step.tool) and not step.args.get("by_speaker"):
                     steps[i] = step.model_copy(update={"args": {**step.args, "by_speaker": True}})
                     notes.append(f"round {round_}: {of}step {step.id!r}, {step.tool}: set by_speaker, "
                                  f"as the question is about one speaker among several")
@@ -263,12 +262,16 @@ class Copilot:
                 step_id = next(f"{prefix}{tool_name}{k}" for k in range(1, len(taken) + 2) if f"{prefix}{tool_name}{k}" not in taken)
                 taken.add(step_id)
                 args: dict[str, Any] = {"audio": name} if two else {}
-                if asks_per_speaker(request.question) and "by_speaker" in self.registry.get(tool_name).input_model.model_fields:
+                if asks_per_speaker(request.question) and self._speaks_per_speaker(tool_name):
                     args["by_speaker"] = True
                 steps.append(Step(id=step_id, tool=tool_name, args=args))
                 notes.append(f"round {round_}: {of}added step {step_id!r}, {tool_name}{' on ' + name if two else ''}: "
                              f"{why} and the planner planned no step for it")
         return program.model_copy(update={"steps": steps}), notes
+
+    def _speaks_per_speaker(self, tool_name: str) -> bool:
+        """Whether the tool can answer speaker by speaker (a ``by_speaker`` argument)."""
+        return tool_name in self.registry and "by_speaker" in self.registry.get(tool_name).input_model.model_fields
 
     def _after_plan(self, state: State) -> str:
         if state.get("program") is not None:

@@ -48,7 +48,7 @@ def parts(question: str) -> list[str]:
     a woman?"). Each part keeps the asker's words."""
     cuts = [m.start() for m in _JOINED_QUESTION.finditer(question)]
     pieces = [question[a:b] for a, b in zip([0, *cuts], [*cuts, len(question)], strict=True)]
-    found = []
+    found: list[str] = []
     for piece in pieces:
         text = re.sub(r"^[\s,;?]*(and\s+)?", "", piece, flags=re.I).strip(" ,;?")
         if len(text.split()) < 2 and found:  # too short to stand alone: it stays with the part before
