@@ -30,8 +30,9 @@ def asks_what_is_said(question: str) -> bool:
 
 
 _JOINED_QUESTION = re.compile(
-    r"(,|;|\band\b|\?)\s*(and\s+)?(what|who|whose|which|when|where|why|how|is|are|was|were|do|does|did|can|could|"
-    r"has|have|had|will|would)\b",
+    r"(,|;|\band\b|\?)\s*(and\s+)?"
+    r"((about|after|at|before|by|during|for|from|in|of|on|to|until|with)\s+(what|which|whom|when|where|how)\b"  # "in which month"
+    r"|(what|who|whose|which|when|where|why|how|is|are|was|were|do|does|did|can|could|has|have|had|will|would)\b)",
     re.I,
 )
 _PER_SPEAKER = re.compile(

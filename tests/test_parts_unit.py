@@ -30,6 +30,8 @@ from tests.test_agent_unit import REGISTRY, ScriptedLLM, program
          ["Who speaks first, a man or a woman?", "How loud is the recording?"]),
         ("How many people are talking and is there a dog?", ["How many people are talking?", "Is there a dog?"]),
         ("Is it raining? Who speaks?", ["Is it raining?", "Who speaks?"]),
+        ("How many people speak, and in which language do they speak?",
+         ["How many people speak?", "In which language do they speak?"]),
         ("What do they say about bread and butter?", ["What do they say about bread and butter?"]),
         ("Is the speaker a man or a woman?", ["Is the speaker a man or a woman?"]),
     ],
