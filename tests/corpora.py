@@ -26,6 +26,15 @@ FREEDESKTOP_SOUNDS = Path("/usr/share/sounds/freedesktop/stereo")
 GCOMPRIS_RCC = Path("/usr/share/gcompris-qt/rcc")
 
 
+def example_clip(folder: Path) -> Path:
+    """The demo clip examples/meeting.wav, made into ``folder`` when `make example` has not run."""
+    clip = ROOT / "examples" / "meeting.wav"
+    if clip.exists():
+        return clip
+    subprocess.run(["bash", str(ROOT / "scripts" / "make-example.sh"), str(folder / "meeting.wav")], check=True)
+    return folder / "meeting.wav"
+
+
 def require(path: Path, package: str) -> Path:
     """``path``, or a test failure that names the Debian package to install."""
     if not path.exists():

@@ -16,7 +16,6 @@ from copilot.plans import PlanBook
 from copilot.registry import default_registry
 from tests import corpora
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "meeting.wav"  # two voices over rain: its README
 GERMAN = "Guten Morgen, wie geht es Ihnen heute? Ich hoffe, das Wetter bleibt schön."
 
 
@@ -61,6 +60,12 @@ def meow(tmp_path) -> Path:
     wav = tmp_path / "cat.wav"
     corpora.sox(corpora.gcompris_sound("explore_farm_animals.rcc", "cat.ogg"), "-r", "16000", "-c", "1", wav)
     return wav
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory) -> Path:
+    """The demo clip: two voices taking turns over rain (examples/README.md)."""
+    return corpora.example_clip(tmp_path_factory.mktemp("example"))
 
 
 def clip(path: Path) -> dict:
@@ -243,8 +248,8 @@ def test_a_question_naming_the_speakers_emotion_always_runs_the_emotion_tool(llm
     assert answer.choice is not None
 
 
-def test_every_part_of_a_compound_question_is_measured_and_answered(agent):
-    answer = agent.ask(clip(EXAMPLE), "How many people speak, what do they plan, and what is the sound behind them?")
+def test_every_part_of_a_compound_question_is_measured_and_answered(agent, example):
+    answer = agent.ask(clip(example), "How many people speak, what do they plan, and what is the sound behind them?")
     assert {"diarization", "asr", "sound_events"} <= tools_run(answer)
     count, plan, sound = (part.text.lower() for part in answer.parts)
     assert re.search(r"\b(2|two)\b", count), count
@@ -252,8 +257,8 @@ def test_every_part_of_a_compound_question_is_measured_and_answered(agent):
     assert "rain" in sound, sound
 
 
-def test_who_speaks_first_is_the_first_speakers_gender_and_loudness_follows_the_norm(agent):
-    answer = agent.ask(clip(EXAMPLE), "Who speaks first, a man or a woman, and how loud is the recording?")
+def test_who_speaks_first_is_the_first_speakers_gender_and_loudness_follows_the_norm(agent, example):
+    answer = agent.ask(clip(example), "Who speaks first, a man or a woman, and how loud is the recording?")
     gender = next(e for e in answer.evidence if e.tool == "gender")
     assert gender.args.get("by_speaker") is True
     first, loudness = (part.text.lower() for part in answer.parts)
@@ -261,8 +266,8 @@ def test_who_speaks_first_is_the_first_speakers_gender_and_loudness_follows_the_
     assert "broadcast" in loudness and not re.search(r"\b(is|sounds) (very )?loud\b", loudness), loudness  # -21.9 LUFS
 
 
-def test_a_part_no_tool_measures_is_said_to_be_not_measured(agent):
-    answer = agent.ask(clip(EXAMPLE), "How long is the recording, and what colour is the first speaker's shirt?")
+def test_a_part_no_tool_measures_is_said_to_be_not_measured(agent, example):
+    answer = agent.ask(clip(example), "How long is the recording, and what colour is the first speaker's shirt?")
     length, shirt = answer.parts
     assert re.search(r"\b20\.4", length.text), length.text
     assert not shirt.measured and shirt.text.startswith("Not measured"), shirt.text

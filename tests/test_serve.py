@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import io
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -41,15 +40,6 @@ def running_server(*options: str, env: dict[str, str] | None = None) -> Iterator
         yield url
 
 
-def example_clip(folder: Path) -> Path:
-    """The demo clip examples/meeting.wav, made into ``folder`` when `make example` has not run."""
-    clip = corpora.ROOT / "examples" / "meeting.wav"
-    if clip.exists():
-        return clip
-    subprocess.run(["bash", str(corpora.ROOT / "scripts" / "make-example.sh"), str(folder / "meeting.wav")], check=True)
-    return folder / "meeting.wav"
-
-
 def user(question: str, *clips: bytes, fmt: str = "wav") -> list[dict]:
     """One user message: the question and each clip as an input_audio part."""
     audio = [
@@ -72,7 +62,7 @@ def client(server) -> openai.OpenAI:
 
 @pytest.fixture(scope="module")
 def meeting(tmp_path_factory) -> bytes:
-    return example_clip(tmp_path_factory.mktemp("example")).read_bytes()
+    return corpora.example_clip(tmp_path_factory.mktemp("example")).read_bytes()
 
 
 def test_models_lists_the_served_model_and_planner(client):

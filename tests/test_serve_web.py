@@ -22,7 +22,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 from copilot.answer import Answer, Evidence, Trace
 from copilot.program import Program, Step
 from copilot.registry import default_registry
-from tests.test_serve import example_clip, running_server
+from tests import corpora
+from tests.test_serve import running_server
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 
@@ -65,7 +66,7 @@ def browser(tmp_path) -> Iterator[webdriver.Chrome]:
 
 
 def test_upload_ask_and_see_the_answer_with_its_evidence(server, browser, tmp_path):
-    clip = example_clip(tmp_path)
+    clip = corpora.example_clip(tmp_path)
     browser.get(server + "/")
     assert browser.title == "Speech Copilot"
     WebDriverWait(browser, 30).until(
