@@ -13,8 +13,8 @@ it, and a program that ran without a failure is kept for its shape; a kept progr
 next round is planned by the LLM.
 
 An open question that asks several things ("How many people speak, and what is the sound behind them?") is split
-into its parts first, one short LLM generation; each part is planned on its own, and a part that got no step goes
-back to the planner once, then stands as not measured. The parts' programs run as one (a step two parts share runs
+into its parts first, in code, where its questions join (`copilot.questions.parts`); each part is planned on its
+own, and a part that got no step goes back to the planner once, then stands as not measured. The parts' programs run as one (a step two parts share runs
 once), and the answer is composed part by part, each from its own steps' evidence, so that a small model neither
 drops a part of a long question nor states a measurement for a part that no tool measured.
 """
@@ -249,7 +249,8 @@ class Copilot:
         of = f"part {part}, " if part is not None else ""
         prefix = f"p{part}" if part is not None else ""
         steps, notes = list(program.steps), []
-        if asks_per_speaker(request.question):
+        per_speaker = asks_per_speaker(request.question)
+        if per_speaker:
             for i, step in enumerate(steps):
                 if self._speaks_per_speaker(step.tool) and not step.args.get("by_speaker"):
                     steps[i] = step.model_copy(update={"args": {**step.args, "by_speaker": True}})
@@ -262,7 +263,7 @@ class Copilot:
                 step_id = next(f"{prefix}{tool_name}{k}" for k in range(1, len(taken) + 2) if f"{prefix}{tool_name}{k}" not in taken)
                 taken.add(step_id)
                 args: dict[str, Any] = {"audio": name} if two else {}
-                if asks_per_speaker(request.question) and self._speaks_per_speaker(tool_name):
+                if per_speaker and self._speaks_per_speaker(tool_name):
                     args["by_speaker"] = True
                 steps.append(Step(id=step_id, tool=tool_name, args=args))
                 notes.append(f"round {round_}: {of}added step {step_id!r}, {tool_name}{' on ' + name if two else ''}: "
