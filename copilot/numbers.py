@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from copilot.tool import Quantity
 from copilot.words import says, stems
@@ -41,6 +41,28 @@ _OPTION = re.compile(
 FIGURE = re.compile(r"\d+(?:\.\d+)?")
 """A figure written in a text: digits, with a decimal part if any."""
 _COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b", re.I)
+_NUMBER = rf"(?:\d+(?:\.\d+)?|{'|'.join(WORDS)})"
+_WHAT = r"(?P<what>(?:\s+[a-z-]+){0,3})"
+_COMPARISONS = [
+    (">", rf"\b(?:more|greater|higher|longer|louder|over|above)(?:\s+than)?\s+(?P<number>{_NUMBER})\b{_WHAT}"),
+    ("<", rf"\b(?:fewer|less|lower|shorter|quieter|under|below)(?:\s+than)?\s+(?P<number>{_NUMBER})\b{_WHAT}"),
+    (">=", rf"\bat\s+least\s+(?P<number>{_NUMBER})\b{_WHAT}"),
+    ("<=", rf"\bat\s+most\s+(?P<number>{_NUMBER})\b{_WHAT}"),
+    (">=", rf"\b(?P<number>{_NUMBER})\s+or\s+more\b{_WHAT}"),
+    ("<=", rf"\b(?P<number>{_NUMBER})\s+or\s+(?:fewer|less)\b{_WHAT}"),
+]
+
+
+class Comparison(BaseModel):
+    """A bound a yes/no question sets on a quantity: "more than one speaker" is ``>`` 1 speaker."""
+
+    op: str
+    bound: NumberOption
+    text: str = Field(description="the words that set it, as the question says them")
+
+    def holds(self, value: float) -> bool:
+        bound = self.bound.value
+        return {">": value > bound, "<": value < bound, ">=": value >= bound, "<=": value <= bound}[self.op]
 
 
 class NumberOption(BaseModel):
@@ -70,6 +92,30 @@ def read_option(text: str) -> NumberOption | None:
     if len(rest) == 1 and rest[0].isalpha():
         return NumberOption(value=value, noun=rest[0])
     return None
+
+
+def comparison(question: str) -> Comparison | None:
+    """The one bound ``question`` sets on a number ("more than one speaker", "longer than 10 seconds", "two or more
+    people", "at least 20 dB"), else None: none, or two different ones."""
+    found: dict[tuple[str, float, str | None, str | None], Comparison] = {}
+    for op, pattern in _COMPARISONS:
+        for match in re.finditer(pattern, question, re.I):
+            number, what = match.group("number"), match.group("what").split()
+            bound = read_option(" ".join([number, *what[:1]])) or read_option(number)
+            if bound is None:
+                continue
+            if bound.unit is None and what:
+                bound = bound.model_copy(update={"noun": " ".join(what)})
+            found[(op, bound.value, bound.unit, bound.noun)] = Comparison(op=op, bound=bound, text=match.group(0).strip())
+    return next(iter(found.values())) if len(found) == 1 else None
+
+
+def compares(bound: NumberOption, quantity: Quantity) -> bool:
+    """Whether a question's ``bound`` is on ``quantity``: its unit ("10 seconds" on a duration), or, for a count,
+    a noun the quantity is named by ("one speaker" on the number of speakers)."""
+    if bound.unit is not None:
+        return bound.unit == quantity.unit
+    return not quantity.unit and bound.noun is not None and any(says(stems(bound.noun), term) for term in quantity.terms)
 
 
 def named(question: str, quantity: Quantity) -> int:

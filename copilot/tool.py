@@ -37,6 +37,10 @@ class Attribute(BaseModel):
 
     name: str
     values: list[str]
+    terms: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='other words a question names a value by, matched in any inflection: {"reverberant": ["echo"]}',
+    )
 
 
 class Quantity(BaseModel):

@@ -34,5 +34,12 @@ def stems(text: str) -> list[str]:
 def says(said: list[str], phrase: str) -> bool:
     """Whether a text, given as its `stems`, has ``phrase``'s words in a row, in any inflection: "flying kites"
     says "fly a kite", "is it raining?" says "Rain"; "a team" does not say "tea"."""
+    return where(said, phrase) is not None
+
+
+def where(said: list[str], phrase: str) -> int | None:
+    """The word position at which a text, given as its `stems`, first says ``phrase`` (see `says`), else None."""
     wanted = stems(phrase)
-    return bool(wanted) and any(said[i : i + len(wanted)] == wanted for i in range(len(said) - len(wanted) + 1))
+    if not wanted:
+        return None
+    return next((i for i in range(len(said) - len(wanted) + 1) if said[i : i + len(wanted)] == wanted), None)

@@ -8,17 +8,17 @@ from typing import Any
 
 from copilot.answer import Evidence, Request, match_option, normalise
 from copilot.errors import ContextOverflow
-from copilot.numbers import FIGURE, fits, named, nearest, read_option
+from copilot.numbers import FIGURE, compares, comparison, fits, named, nearest, read_option
 from copilot.planners import prompts
 from copilot.planners.base import LLM, Completion, Draft
 from copilot.program import Program, ProgramError, parse
 from copilot.questions import QUOTED, asks_what_is_said, quoted
 from copilot.registry import Registry
 from copilot.tool import Attribute
-from copilot.words import says, stems
+from copilot.words import says, stems, where
 
 _YES_NO = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should)\b", re.I)
-_NEGATION = re.compile(r"\b(no|not|none|nothing|nobody|without|never)\b|n't\b", re.I)
+_NEGATION = re.compile(r"\b(no|not|none|nothing|nobody|without|never|free)\b|n't\b", re.I)
 _HOW_TO_ANSWER = re.compile(r",?\s*\b(?:yes\s+)?or\s+(?:not|no)\b", re.I)
 _ALTERNATIVES = re.compile(r"\bor\b", re.I)  # "a man or a woman?" asks which one
 _ABSENCE = re.compile(r"\b(absent|missing|lacks?|lacking|omit\w*|left out|excluded?)\b", re.I)
@@ -35,7 +35,7 @@ def choose(request: Request, evidence: list[Evidence], llm: LLM, part: bool = Fa
         hit = match_option(request.options, [label for e in evidence for label in e.labels])
         if hit is not None:
             return Draft(text=request.lettered[hit], choice=hit, answered_by="label match")
-        grounded = transcript_match(request, evidence) or measured_number(request, evidence)
+        grounded = transcript_match(request, evidence) or measured_number(request, evidence) or yes_no_option(request, evidence)
         if grounded is not None:
             return grounded
         linked = link_options(request, evidence, llm) or choose_for_value(request, evidence, llm)
@@ -46,7 +46,7 @@ def choose(request: Request, evidence: list[Evidence], llm: LLM, part: bool = Fa
         text = f"{request.lettered[index]}. {reasoning}".strip()
         return Draft(text=text, choice=index, notes=notes)
     if asks_yes_or_no(request.question):
-        measured = transcript_match(request, evidence) or yes_or_no_from_labels(request.question, evidence)
+        measured = transcript_match(request, evidence) or measured_yes_or_no(request.question, evidence)
         if measured is not None:
             return measured
         if not part:  # a two-option choice: reasoning first, then the held-to-schema verdict
@@ -77,11 +77,14 @@ def asks_yes_or_no(question: str) -> bool:
 
 def yes_or_no_from_labels(question: str, evidence: list[Evidence]) -> Draft | None:
     """The verdict the tools' labels give when the question names one: yes for a sound heard ("is it raining?":
-    Rain) or a closed-set property's measured value ("is the speaker female?": female), no for another value of
-    that property ("is there a cat?" when the animal heard is a dog). None when the question names no label or
-    value, or negates ("is there no music?"), which is left to the LLM.
+    Rain) or a closed-set property's measured value ("is the speaker female?": female; "is there an echo?":
+    reverberant, through the attribute's `terms`), no for another value of that property ("is there a cat?" when
+    the animal heard is a dog). When the question names two values ("is there noise, or is it clean?"), yes stands
+    for the first. None when the question names no label or value, or negates ("is there no music?", "free of
+    noise"), which is left to the LLM.
 
-    A small model given "Rain (0.95)" still answered "is it raining?" with no now and then.
+    A small model given "Rain (0.95)" still answered "is it raining?" with no now and then, and given "dry", called
+    the speech reverberant.
     """
     asked = _asked(question)
     if _NEGATION.search(asked):
@@ -90,17 +93,65 @@ def yes_or_no_from_labels(question: str, evidence: list[Evidence]) -> Draft | No
     for e in evidence:
         if e.attribute is None or e.error:
             continue
-        named = {normalise(v) for v in e.attribute.values if says(said, v)}
-        if named:
+        positions = {
+            normalise(value): min(at)
+            for value in e.attribute.values
+            if (at := [i for term in [value, *e.attribute.terms.get(value, [])] if (i := where(said, term)) is not None])
+        }
+        if positions:
+            first = min(positions, key=positions.__getitem__)
             values = _values(e.attribute, e.labels)
             top = values[0] if values else None
-            verdict = "Yes" if top is not None and normalise(top) in named else "No"
+            verdict = "Yes" if top is not None and normalise(top) == first else "No"
             measured = f"{e.attribute.name}: {top}" if top else f"no {e.attribute.name}"
             return Draft(text=f"{verdict}. The {e.tool} tool measured {measured}.", answered_by="label match")
     heard = next(((label, e) for e in evidence if not e.error for label in e.labels if says(said, label)), None)
     if heard is not None:
         return Draft(text=f"Yes. The {heard[1].tool} tool measured {heard[0]}.", answered_by="label match")
     return None
+
+
+def yes_or_no_from_number(question: str, evidence: list[Evidence]) -> Draft | None:
+    """Yes or no to a bound the question sets on a measured quantity ("is there more than one speaker?", "is it
+    longer than 10 seconds?"), by arithmetic. None when the question sets no bound, or several, or negates, or when
+    no measured quantity or two equally named ones fit the bound.
+
+    A small model given "Speakers: 1" has answered "is there more than one speaker?" with yes.
+    """
+    asked = _asked(question)
+    bound = comparison(asked)
+    if bound is None or _NEGATION.search(asked.replace(bound.text, " ")):
+        return None
+    said = stems(asked)
+    found = [(e, q) for e in evidence if not e.error for q in e.quantities if compares(bound.bound, q)]
+    closeness = {id(q): max((len(stems(t)) for t in q.terms if says(said, t)), default=0) for _, q in found}
+    most = max(closeness.values(), default=0)
+    chosen = [(e, q) for e, q in found if closeness[id(q)] == most]
+    if len(chosen) != 1:
+        return None
+    e, q = chosen[0]
+    holds = bound.holds(q.value)
+    value = f"{round(q.value, 2):g}{f' {q.unit}' if q.unit else ''}"
+    text = f"{'Yes' if holds else 'No'}. The {e.tool} tool measured the {q.name}: {value}, {'' if holds else 'not '}{bound.text}."
+    return Draft(text=text, answered_by="measured number")
+
+
+def measured_yes_or_no(question: str, evidence: list[Evidence]) -> Draft | None:
+    """Yes or no as a measured label or number gives it, else None (`yes_or_no_from_labels`, `yes_or_no_from_number`)."""
+    return yes_or_no_from_labels(question, evidence) or yes_or_no_from_number(question, evidence)
+
+
+def yes_no_option(request: Request, evidence: list[Evidence]) -> Draft | None:
+    """The yes or the no option, when those are the options and a measured label or number gives the verdict."""
+    yes_no = [normalise(o) for o in request.options]
+    if sorted(yes_no) != ["no", "yes"]:
+        return None
+    verdict = measured_yes_or_no(request.question, evidence)
+    if verdict is None:
+        return None
+    word, reason = verdict.text.split(". ", 1)
+    index = yes_no.index(word.lower())
+    return Draft(text=f"{request.lettered[index]}. {reason}", choice=index, answered_by=verdict.answered_by)
 
 
 def transcript_match(request: Request, evidence: list[Evidence]) -> Draft | None:

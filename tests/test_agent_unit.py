@@ -20,12 +20,13 @@ from copilot.planners.llm import (
     complete_fitted,
     link_options,
     whole_sentences,
+    yes_no_option,
     yes_or_no_from_labels,
 )
 from copilot.program import Program, ProgramError, Step, parse, validate
 from copilot.registry import Registry
 from copilot.render import render_answer
-from copilot.tool import Attribute, SpanInput, ToolInput, ToolOutput, tool
+from copilot.tool import Attribute, Quantity, SpanInput, ToolInput, ToolOutput, tool
 
 CALLS: list[str] = []
 
@@ -332,18 +333,57 @@ def test_a_yes_no_question_naming_the_measured_value_is_answered_by_the_label(ag
         ("Is there a cat?", "No. The sound_events tool measured animal: Dog."),
         ("Is the speaker speaking French?", "No. The language_id tool measured spoken language: English."),
         ("Is there no rain?", None),  # a negation is left to the LLM
+        ("Is the recording free of noise?", None),
         ("Is there music?", None),  # a sound the labels do not name: the LLM reads the facts
+        ("Does the speaker sound like they are in a big hall with strong echo?",  # a value by another word
+         "No. The reverberation tool measured reverberation: dry."),
+        ("Is the speech dry?", "Yes. The reverberation tool measured reverberation: dry."),
+        ("Does the clip contain background noise, or is it clean?", "Yes. The signal_quality tool measured noise: noisy."),
+        ("Is the clip clean, or does it contain background noise?", "No. The signal_quality tool measured noise: noisy."),
     ],
 )
 def test_yes_or_no_from_the_labels(question, verdict):
     animal = Attribute(name="animal", values=["cat", "dog"])
     language = Attribute(name="spoken language", values=["English", "French"])
+    room = Attribute(name="reverberation", values=["dry", "reverberant"], terms={"reverberant": ["echo"]})
+    noise = Attribute(name="noise", values=["clean", "noisy"], terms={"noisy": ["noise"]})
     evidence = [
         Evidence(step="s1", tool="sound_events", labels=["Rain", "Bark", "Dog"], attribute=animal),
         Evidence(step="s2", tool="language_id", labels=["English", "French"], attribute=language),
+        Evidence(step="s3", tool="reverberation", labels=["dry"], attribute=room),
+        Evidence(step="s4", tool="signal_quality", labels=["noisy"], attribute=noise),
     ]
     draft = yes_or_no_from_labels(question, evidence)
     assert (draft.text if draft else None) == verdict
+
+
+@pytest.mark.parametrize(
+    ("question", "reply"),
+    [
+        ("Is there more than one speaker in this recording?",
+         "(b) no. The diarization tool measured the number of speakers: 1, not more than one speaker in this."),
+        ("Does the clip contain speech from two or more different people?",
+         "(b) no. The diarization tool measured the number of speakers: 1, not two or more different people."),
+        ("Is the recording longer than 5 seconds?", "(a) yes. The duration tool measured the duration: 6.79 s, longer than 5 seconds."),
+        ("Is the reverberation time under 0.5 s?",
+         "(a) yes. The reverberation tool measured the reverberation time RT60: 0.3 s, under 0.5 s."),
+        ("Is the SNR at least 20 dB?", None),  # no SNR measured
+        ("Is there no more than one speaker?", None),  # a negation is left to the LLM
+        ("Are there more than two speakers, or fewer than four?", None),  # two bounds
+        ("Is it over 5 seconds?", None),  # a duration or a reverberation time: neither is named
+    ],
+)
+def test_a_yes_no_option_follows_a_bound_on_a_measured_number(question, reply):
+    def measured(tool: str, name: str, value: float, unit: str, terms: list[str]) -> Evidence:
+        return Evidence(step=tool, tool=tool, quantities=[Quantity(name=name, value=value, unit=unit, terms=terms)])
+
+    evidence = [
+        measured("diarization", "number of speakers", 1, "", ["speaker", "people", "voice"]),
+        measured("duration", "duration", 6.79, "s", ["duration", "longer", "shorter"]),
+        measured("reverberation", "reverberation time RT60", 0.3, "s", ["reverberation time", "RT60"]),
+    ]
+    draft = yes_no_option(Request(question=question, options=["yes", "no"]), evidence)
+    assert (draft.text if draft else None) == reply
 
 
 @pytest.mark.parametrize(

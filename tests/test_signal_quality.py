@@ -48,10 +48,18 @@ def noise(kind: str, tmp: Path) -> np.ndarray:
 
 
 def mix(clean: np.ndarray, background: np.ndarray, snr_db: float) -> np.ndarray:
-    """``clean`` plus ``background`` (looped) scaled to ``snr_db`` below it, both powers over the whole clip."""
+    """``clean`` plus ``background`` (looped) scaled to ``snr_db`` below the speech's active level (`active_power`)."""
     looped = np.tile(background, -(-len(clean) // len(background)))[: len(clean)].astype(np.float64)
-    gain = np.sqrt(np.mean(clean.astype(np.float64) ** 2) / np.mean(looped**2) / 10 ** (snr_db / 10))
+    gain = np.sqrt(active_power(clean) / np.mean(looped**2) / 10 ** (snr_db / 10))
     return clean + gain * looped
+
+
+def active_power(clean: np.ndarray) -> float:
+    """The power of a clean clip's active speech: the mean over its 32 ms frames within 30 dB of its loud frames
+    (95th percentile), an energy VAD in the manner of ITU-T P.56's active speech level."""
+    frames = len(clean) // 512
+    power = np.mean(clean[: frames * 512].astype(np.float64).reshape(frames, 512) ** 2, axis=1)
+    return float(np.mean(power[power >= np.percentile(power, 95) / 1000]))
 
 
 def measure(samples: np.ndarray, **args: float):
@@ -74,7 +82,7 @@ def tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize(("kind", "median_error", "within_3db", "verdicts"), [
-    ("white", 1.0, 33, 35), ("pink", 1.0, 33, 35), ("rain", 1.0, 31, 34), ("applause", 3.0, 17, 31),
+    ("white", 1.0, 34, 35), ("pink", 1.0, 34, 35), ("rain", 1.0, 31, 35), ("applause", 3.0, 19, 31),
 ])  # fmt: skip
 def test_snr_over_a_grid(tmp: Path, kind: str, median_error: float, within_3db: int, verdicts: int) -> None:
     rows = grid(kind, tmp)

@@ -41,7 +41,7 @@ class Duration(ToolOutput):
         return f"Duration: {self.duration:.3f} s ({self.source_sample_rate} Hz, {layout})"
 
     def quantities(self) -> list[Quantity]:
-        return [Quantity(name="duration", value=self.duration, unit="s", terms=["duration", "length", "long"])]
+        return [Quantity(name="duration", value=self.duration, unit="s", terms=["duration", "length", "long", "longer", "shorter"])]
 
 
 @tool(version="1", serves=("how long", "duration"))

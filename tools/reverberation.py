@@ -77,7 +77,8 @@ class Reverberation(ToolOutput):
         return [self.reverberation]
 
     def attribute(self) -> Attribute:
-        return Attribute(name="reverberation", values=["dry", "reverberant"])
+        echo = ["reverberation", "reverb", "echo", "echoing", "echoey"]
+        return Attribute(name="reverberation", values=["dry", "reverberant"], terms={"reverberant": echo})
 
     def quantities(self) -> list[Quantity]:
         terms = ["RT60", "reverberation time", "reverb time", "decay time", "reverberation", "reverb"]
