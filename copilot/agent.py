@@ -37,7 +37,7 @@ from copilot.errors import CopilotError, NothingToMeasure
 from copilot.planners.base import Draft, Planner
 from copilot.plans import PlanBook
 from copilot.program import Program, ProgramError, ProgramPart, Step, dependencies, merge, prefixed, resolve, validate
-from copilot.questions import asks_per_speaker, asks_what_is_said, parts
+from copilot.questions import asks_about_content, asks_per_speaker, asks_what_is_said, parts
 from copilot.registry import Registry, default_registry
 from copilot.tool import Clips
 from copilot.words import says, stems
@@ -229,16 +229,20 @@ class Copilot:
 
     def _amend(self, program: Program, request: Request, round_: int, part: int | None = None) -> tuple[Program, list[str]]:
         """``program`` with the steps the question plainly needs and the planner left out or set up for the whole
-        clip, and what was changed, for the trace: an asr step on each clip when the question asks what is said; a
-        step of a tool whose `serves` words the question names ("the speaker's emotion") when no step's tool serves
-        them; and a tool that can answer speaker by speaker set to, when the question is about one speaker among
-        several ("who speaks first"). A small planner has sent "does the speaker say the word "tomato"?" to
-        sound_events alone, "which facial expression goes with the speaker's emotion?" to asr alone, and "who speaks
-        first, a man or a woman?" to gender on the whole clip. Steps added for ``part`` n are named p{n}..."""
+        clip, and what was changed, for the trace: an asr step on each clip when the question asks what is said or
+        what happens in it ("when is the appointment?"); a step of a tool whose `serves` words the question names
+        ("the speaker's emotion") when no step's tool serves them; and a tool that can answer speaker by speaker set
+        to, when the question is about one speaker among several ("who speaks first"). A small planner has sent "does
+        the speaker say the word "tomato"?" to sound_events alone, "which facial expression goes with the speaker's
+        emotion?" to asr alone, "when is the vet appointment?" to diarization, and "who speaks first, a man or a
+        woman?" to gender on the whole clip. Steps added for ``part`` n are named p{n}..."""
         planned = {s.tool for s in program.steps}
         needed: list[tuple[str, str]] = []
-        if "asr" in self.registry and "asr" not in planned and asks_what_is_said(request.question):
-            needed.append(("asr", "the question asks what is said"))
+        if "asr" in self.registry and "asr" not in planned:
+            if asks_what_is_said(request.question):
+                needed.append(("asr", "the question asks what is said"))
+            elif asks_about_content(request.question):
+                needed.append(("asr", "the question asks what happens in what is said"))
         said = stems(request.question)
         served = {phrase for s in program.steps if s.tool in self.registry for phrase in self.registry.get(s.tool).serves}
         for tool in self.registry:
@@ -315,7 +319,7 @@ class Copilot:
                 self.cache.put(key, tool.name, result.model_dump(mode="json"))
             evidence.output = result.model_dump(mode="json")
             evidence.facts, evidence.labels, evidence.attribute = result.facts(), result.labels(), result.attribute()
-            evidence.quantities = result.quantities()
+            evidence.quantities, evidence.by_speaker = result.quantities(), result.labels_by_speaker()
         except FutureTimeout:
             evidence.error = f"{step.tool} took longer than {self.step_timeout:.0f} s and was abandoned"
         except CopilotError as exc:

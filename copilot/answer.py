@@ -53,6 +53,9 @@ class Evidence(BaseModel):
     labels: list[str] = Field(default_factory=list)
     attribute: Attribute | None = Field(None, exclude=True, description="the closed set the labels come from")
     quantities: list[Quantity] = Field(default_factory=list, exclude=True, description="the numbers it measured")
+    by_speaker: list[list[str]] = Field(
+        default_factory=list, exclude=True, description="each speaker's labels, in order of first speech"
+    )
     error: str | None = None
     final: bool = Field(False, exclude=True, description="the error is a finding about the audio (no speech to measure)")
     cached: bool = False

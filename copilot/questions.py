@@ -13,6 +13,13 @@ _SAYING = re.compile(
     r"|\b(spoken|said|uttered)\s+(terms?|phrases?|names?|numbers?|sentences?)\b",
     re.I,
 )
+_CONTENT_QUESTION = re.compile(r"^\W*(what|which|who|whom|whose|when|where|why)\b", re.I)
+_ABOUT_THE_AUDIO = re.compile(
+    r"\b(sounds?|noises?|noisy|voices?|speakers?|speak\w*|spoke|talk\w*|speech|recording|recorded|audio|clips?|music"
+    r"|instruments?|songs?|sing\w*|animals?|background|loud\w*|quiet|volume|long|length|duration|language|accent"
+    r"|gender|emotions?|mood|feel\w*|tone|pitch|echo\w*|reverb\w*|hear|heard|listen\w*)\b",
+    re.I,
+)
 _TEXT_NOUN = re.compile(r"\b(terms?|phrases?|names?|expressions?|sentences?|keywords?)\b", re.I)
 
 
@@ -27,6 +34,13 @@ def asks_what_is_said(question: str) -> bool:
     "utter"), words or a transcript, what is talked about, or a quoted term or phrase. "Would you say ...", the asker's
     own saying, is not; nor is "how many people speak", which is about who speaks."""
     return bool(_SAYING.search(question)) or bool(quoted(question) and _TEXT_NOUN.search(question))
+
+
+def asks_about_content(question: str) -> bool:
+    """Whether ``question`` asks about what happens in what is said, with no word for the audio itself: "when is the
+    vet appointment?", "where are the children going?", "what will she bring?"; not "what is the sound behind
+    them?" nor "who speaks first?". Such a question can only be answered from a transcript."""
+    return bool(_CONTENT_QUESTION.match(question)) and not _ABOUT_THE_AUDIO.search(question)
 
 
 _JOINED_QUESTION = re.compile(
@@ -57,6 +71,19 @@ def parts(question: str) -> list[str]:
             continue
         found.append(f"{text[:1].upper()}{text[1:]}?")
     return found if len(found) > 1 else [question]
+
+
+_ORDINAL = re.compile(r"\b(first|second|third|fourth|fifth|last)\b", re.I)
+ORDINALS = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "last": -1}
+
+
+def speaker_asked(question: str) -> int | None:
+    """The index, in order of first speech, of the one speaker ``question`` is about ("who speaks second": 1, "the
+    last voice": -1), else None: no speaker by order, or two ("does the second speaker sound like the first?")."""
+    if not asks_per_speaker(question):
+        return None
+    found = {m.group(1).lower() for m in _ORDINAL.finditer(question)}
+    return ORDINALS[found.pop()] if len(found) == 1 else None
 
 
 def asks_per_speaker(question: str) -> bool:

@@ -54,6 +54,9 @@ class Quantity(BaseModel):
     value: float
     unit: str = Field(description="s, dB, Hz or LUFS; empty for a count, which a question asks with 'how many'")
     terms: list[str] = Field(description="words or phrases that name it in a question, matched in any inflection")
+    reading: str | None = Field(
+        None, description="the value placed against stated references: 'quiet, well below broadcast level (EBU R 128 ...)'"
+    )
 
 
 class ToolOutput(BaseModel):
@@ -66,6 +69,11 @@ class ToolOutput(BaseModel):
     def labels(self) -> list[str]:
         """Categorical values this output asserts (``female``, ``German``, ``Dog``), likeliest first, matched against
         answer options: an option a label names is the answer without asking the LLM."""
+        return []
+
+    def labels_by_speaker(self) -> list[list[str]]:
+        """Each speaker's labels, speakers in order of first speech, when the output is speaker by speaker; else
+        empty. A question about one of them ("who speaks second, a man or a woman?") is answered from theirs."""
         return []
 
     def attribute(self) -> Attribute | None:

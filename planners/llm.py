@@ -12,7 +12,7 @@ from copilot.numbers import FIGURE, compares, comparison, fits, named, nearest, 
 from copilot.planners import prompts
 from copilot.planners.base import LLM, Completion, Draft
 from copilot.program import Program, ProgramError, parse
-from copilot.questions import QUOTED, asks_what_is_said, quoted
+from copilot.questions import QUOTED, asks_what_is_said, quoted, speaker_asked
 from copilot.registry import Registry
 from copilot.tool import Attribute
 from copilot.words import says, stems, where
@@ -30,7 +30,9 @@ MIN_FACTS = 400  # characters of measurements below which an answer is not worth
 def choose(request: Request, evidence: list[Evidence], llm: LLM, part: bool = False) -> Draft:
     """The answer to ``request``: an option a tool's label names outright, else the LLM's constrained pick. For a
     ``part`` of a compound question, the LLM first says whether the evidence bears on it at all, and a yes or no
-    that no label or transcript gives is written, not picked, so that it can say so."""
+    that no label or transcript gives is written, not picked, so that it can say so. A question about one speaker
+    by order ("who speaks second?") is matched against that speaker's labels alone."""
+    evidence = for_the_speaker_asked(request.question, evidence)
     if request.options:
         hit = match_option(request.options, [label for e in evidence for label in e.labels])
         if hit is not None:
@@ -54,6 +56,8 @@ def choose(request: Request, evidence: list[Evidence], llm: LLM, part: bool = Fa
             reasoning = verdict.text.split(". ", 1)[1] if ". " in verdict.text else ""
             text = f"{'Yes' if verdict.choice == 0 else 'No'}. {reasoning}".strip()
             return Draft(text=text, answered_by=verdict.answered_by, notes=verdict.notes)
+    elif (measured := measured_open_answer(request.question, evidence)) is not None:
+        return measured
     schema = prompts.PART_ANSWER_SCHEMA if part else prompts.ANSWER_SCHEMA
     completion, notes = complete_fitted(llm, prompts.ANSWER_RULES, request, evidence, schema, 200, part)
     reply = json.loads(completion.text)
@@ -62,6 +66,20 @@ def choose(request: Request, evidence: list[Evidence], llm: LLM, part: bool = Fa
         return Draft(text=f"Not measured: what the tools measured ({tools}) does not tell this.", measured=False, notes=notes)
     text = whole_sentences(reply["answer"].strip(), prompts.ANSWER_CHARS)
     return Draft(text=ground_numbers(text, request, evidence), notes=notes)
+
+
+def for_the_speaker_asked(question: str, evidence: list[Evidence]) -> list[Evidence]:
+    """``evidence`` with the labels of a speaker-by-speaker output narrowed to the speaker ``question`` asks about by
+    order, when it asks about one and the output has them. A speaker it does not have, or did not measure, leaves
+    nothing to ground an answer on: no labels and no attribute."""
+    index = speaker_asked(question)
+    if index is None:
+        return evidence
+    def narrowed(e: Evidence) -> Evidence:
+        labels = e.by_speaker[index] if -len(e.by_speaker) <= index < len(e.by_speaker) else []
+        return e.model_copy(update={"labels": labels, "attribute": e.attribute if labels else None})
+
+    return [narrowed(e) if e.by_speaker else e for e in evidence]
 
 
 def _asked(question: str) -> str:
@@ -93,11 +111,7 @@ def yes_or_no_from_labels(question: str, evidence: list[Evidence]) -> Draft | No
     for e in evidence:
         if e.attribute is None or e.error:
             continue
-        positions = {
-            normalise(value): min(at)
-            for value in e.attribute.values
-            if (at := [i for term in [value, *e.attribute.terms.get(value, [])] if (i := where(said, term)) is not None])
-        }
+        positions = _named_values(said, e.attribute)
         if positions:
             first = min(positions, key=positions.__getitem__)
             values = _values(e.attribute, e.labels)
@@ -109,6 +123,74 @@ def yes_or_no_from_labels(question: str, evidence: list[Evidence]) -> Draft | No
     if heard is not None:
         return Draft(text=f"Yes. The {heard[1].tool} tool measured {heard[0]}.", answered_by="label match")
     return None
+
+
+def _named_values(said: list[str], attribute: Attribute) -> dict[str, int]:
+    """The values of ``attribute`` that a question (given as its `stems`) names, by themselves or by one of their
+    `terms`, each with the word position it is first named at."""
+    positions = {}
+    for value in attribute.values:
+        at = [i for term in [value, *attribute.terms.get(value, [])] if (i := where(said, term)) is not None]
+        if at:
+            positions[normalise(value)] = min(at)
+    return positions
+
+
+def alternative_from_labels(question: str, evidence: list[Evidence]) -> Draft | None:
+    """The measured value, when the question asks which of two or more values of a measured attribute holds ("is it
+    a man or a woman speaking?": male; "is the speech reverberant or dry?"), and the likeliest label is one of them.
+    None otherwise (no labels: the speakers' genders differ, say), which is left to the LLM.
+
+    In a compound question a small model answered "is it a man or a woman speaking?" with "Yes"."""
+    asked = _asked(question)
+    if not _ALTERNATIVES.search(asked) or _NEGATION.search(asked):
+        return None
+    said = stems(asked)
+    for e in evidence:
+        if e.attribute is None or e.error or len(named := _named_values(said, e.attribute)) < 2:
+            continue
+        values = _values(e.attribute, e.labels)
+        if values and normalise(values[0]) in named:
+            top = values[0]
+            return Draft(text=f"{top[:1].upper()}{top[1:]}. The {e.tool} tool measured {e.attribute.name}: {top}.", answered_by="label match")
+    return None
+
+
+def value_asked(question: str, evidence: list[Evidence]) -> Draft | None:
+    """The likeliest measured value of an attribute the question asks for by name ("which animal do you hear?",
+    "what language is spoken?"), else None. A question that only mentions the attribute ("what does the animal
+    eat?") is the LLM's.
+
+    Given "Cattle, bovinae (0.99), Moo (0.99)", a small model answered "which animal do you hear?" with "Sheep".
+    """
+    for attribute, values in _linkable(evidence):
+        head = re.escape(attribute.name.rsplit(" ", 1)[-1])
+        if re.match(rf"^\W*(which|what)\s+(kind|sort|type)?\s*(of\s+)?{head}s?\b", question, re.I):
+            tool = next(e.tool for e in evidence if e.attribute is attribute)
+            return Draft(text=f"{values[0][:1].upper()}{values[0][1:]}. The {tool} tool measured the {attribute.name}: {values[0]}.", answered_by="label match")
+    return None
+
+
+def measured_reading(question: str, evidence: list[Evidence]) -> Draft | None:
+    """The measured value and its reading against stated references, when the question names one measured quantity
+    that has a reading ("how loud is it?": -35.0 LUFS, quiet, well below broadcast level (EBU R 128 ...)); else None.
+
+    A small model given "-35.0 LUFS: quiet, well below broadcast level" has called the recording very loud.
+    """
+    found = [(named(question, q), e, q) for e in evidence if not e.error for q in e.quantities if q.reading]
+    most = max((n for n, _, _ in found), default=0)
+    chosen = [(e, q) for n, e, q in found if n and n == most]
+    if len(chosen) != 1:
+        return None
+    e, q = chosen[0]
+    value = f"{round(q.value, 1):g}{f' {q.unit}' if q.unit else ''}"
+    return Draft(text=f"The {e.tool} tool measured the {q.name}: {value}, {q.reading}.", answered_by="measured number")
+
+
+def measured_open_answer(question: str, evidence: list[Evidence]) -> Draft | None:
+    """The answer a measured label or reading gives to a question that is not a yes/no one, else None
+    (`alternative_from_labels`, `value_asked`, `measured_reading`)."""
+    return alternative_from_labels(question, evidence) or value_asked(question, evidence) or measured_reading(question, evidence)
 
 
 def yes_or_no_from_number(question: str, evidence: list[Evidence]) -> Draft | None:

@@ -18,7 +18,10 @@ from copilot.planners.llm import (
     LLMPlanner,
     asks_yes_or_no,
     complete_fitted,
+    for_the_speaker_asked,
     link_options,
+    measured_open_answer,
+    measured_yes_or_no,
     whole_sentences,
     yes_no_option,
     yes_or_no_from_labels,
@@ -403,9 +406,43 @@ def test_only_a_question_of_whether_is_held_to_yes_or_no(question, yes_no):
 
 
 def test_a_question_between_alternatives_gets_an_open_answer(agent_with, clips):
-    agent, _ = agent_with(program({"tool": "kind", "args": {}}), json.dumps({"answer": "It is loud."}))
+    agent, _ = agent_with(program({"tool": "kind", "args": {}}), json.dumps({"answer": "It is a hum."}))
+    answer = agent.ask(clips, "Is the clip a hum or a hiss?")
+    assert answer.text == "It is a hum." and answer.choice is None
+
+
+def test_a_question_between_measured_values_is_answered_by_the_label(agent_with, clips):
+    agent, llm = agent_with(program({"tool": "kind", "args": {}}))
     answer = agent.ask(clips, "Is the clip loud or quiet?")
-    assert answer.text == "It is loud." and answer.choice is None
+    assert answer.text == "Loud. The kind tool measured loudness: loud." and answer.trace.answered_by == "label match"
+    assert len(llm.prompts) == 1  # the plan alone
+
+
+@pytest.mark.parametrize(
+    ("question", "reply"),
+    [
+        ("Is it a man or a woman speaking?", "Male. The gender tool measured gender: male."),
+        ("Which animal do you hear?", "Cow. The sound_events tool measured the animal: cow."),
+        ("What kind of animal is it?", "Cow. The sound_events tool measured the animal: cow."),
+        ("What does the animal eat?", None),  # mentions the animal, asks something else: the LLM's
+        ("How loud is the recording?",
+         "The loudness tool measured the loudness: -35 LUFS, quiet, well below broadcast level (EBU R 128: -23 LUFS)."),
+        ("Is it loud?", None),  # a yes/no question: not answered with a reading here
+        ("How long is it?", None),  # a duration has no reading: the LLM words it
+    ],
+)
+def test_an_open_question_about_a_measured_value_or_level_is_answered_from_it(question, reply):
+    gender = Attribute(name="gender", values=["male", "female"], terms={"male": ["man"], "female": ["woman"]})
+    animal = Attribute(name="animal", values=["cow", "sheep"])
+    quiet = "quiet, well below broadcast level (EBU R 128: -23 LUFS)"
+    evidence = [
+        Evidence(step="s1", tool="gender", labels=["male"], attribute=gender),
+        Evidence(step="s2", tool="sound_events", labels=["Speech", "Cattle", "cow", "Moo"], attribute=animal),
+        Evidence(step="s3", tool="loudness", quantities=[Quantity(name="loudness", value=-35.04, unit="LUFS", terms=["how loud"], reading=quiet)]),
+        Evidence(step="s4", tool="duration", quantities=[Quantity(name="duration", value=6.79, unit="s", terms=["long"])]),
+    ]
+    draft = None if asks_yes_or_no(question) else measured_open_answer(question, evidence)
+    assert (draft.text if draft else None) == reply
 
 
 def test_with_one_clip_the_program_schema_has_no_clip_argument_to_fill():
@@ -551,3 +588,22 @@ def test_an_answer_cut_off_by_its_length_cap_ends_at_its_last_whole_sentence(age
     short = "A peak, and no sentence end"
     assert whole_sentences(short, prompts.ANSWER_CHARS) == short
     assert whole_sentences("x" * 300, 300) == "x" * 300 + "..."
+
+
+@pytest.mark.parametrize(
+    ("question", "reply"),
+    [
+        ("Who speaks second, a man or a woman?", "Female. The gender tool measured gender: female."),
+        ("Is the first speaker a man?", "Yes. The gender tool measured gender: male."),
+        ("Is the second voice a man's?", "No. The gender tool measured gender: female."),
+        ("Is the last voice a man's?", None),  # the last speaker's gender was not measured: the LLM reads the facts
+        ("Who speaks fourth, a man or a woman?", None),  # no fourth speaker: nothing measured to answer from
+        ("Does the second speaker sound like the first, a man or a woman?", None),  # two speakers named: not one
+    ],
+)
+def test_a_question_about_one_speaker_by_order_is_answered_from_that_speakers_labels(question, reply):
+    gender = Attribute(name="gender", values=["male", "female"], terms={"male": ["man"], "female": ["woman"]})
+    evidence = [Evidence(step="s1", tool="gender", labels=[], attribute=gender, by_speaker=[["male"], ["female"], []])]
+    narrowed = for_the_speaker_asked(question, evidence)
+    draft = measured_yes_or_no(question, narrowed) if asks_yes_or_no(question) else measured_open_answer(question, narrowed)
+    assert (draft.text if draft else None) == reply

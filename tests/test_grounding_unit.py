@@ -14,7 +14,7 @@ from copilot.audio import from_array
 from copilot.cache import ToolCache
 from copilot.numbers import NumberOption, nearest, read_option
 from copilot.planners.llm import LLMPlanner, measured_number, transcript_match
-from copilot.questions import asks_what_is_said, quoted
+from copilot.questions import asks_about_content, asks_what_is_said, quoted
 from copilot.registry import Registry
 from copilot.render import render_answer
 from copilot.tool import Quantity, ToolInput, ToolOutput, tool
@@ -307,7 +307,31 @@ def test_questions_about_what_is_said(question, about_speech, quotes):
     assert asks_what_is_said(question) is about_speech and quoted(question) == quotes
 
 
+@pytest.mark.parametrize(("question", "about_content"), [
+    ("When is the vet appointment?", True),
+    ("Where are the children going?", True),
+    ("What will she bring?", True),
+    ("Which city is this in?", True),
+    ("What is the sound behind them?", False),
+    ("Who speaks first?", False),
+    ("Which animal can be heard?", False),
+    ("What colour is the speaker's shirt?", False),
+    ("How long is the recording?", False),  # not a question of what, who, when, where or why
+    ("Is the meeting on Monday?", False),
+])
+def test_questions_about_what_happens_in_the_speech(question, about_content):
+    assert asks_about_content(question) is about_content
+
+
 # c. a question about what is said always runs asr
+
+
+def test_a_question_about_what_happens_planned_without_asr_gets_an_asr_step(agent_with, clips):
+    agent, _ = agent_with(program({"tool": "talkers", "args": {}}), json.dumps({"answer": "On Monday."}))
+    answer = agent.ask(clips, "When is the vet appointment?")
+    assert [s.tool for s in answer.program.steps] == ["talkers", "asr"]
+    why = "the question asks what happens in what is said and the planner planned no step for it"
+    assert answer.trace.amendments == [f"round 1: added step 'asr1', asr: {why}"]
 
 
 def test_a_spoken_word_planned_with_sound_events_gets_an_asr_step_and_the_trace_says_so(agent_with, clips):

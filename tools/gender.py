@@ -92,8 +92,12 @@ class GenderOutput(ToolOutput):
         agreed = {g for g in found if g}
         return list(agreed) if len(agreed) == 1 else []
 
+    def labels_by_speaker(self) -> list[list[str]]:
+        return [[s.gender] if s.gender else [] for s in self.speakers or []]
+
     def attribute(self) -> Attribute:
-        return Attribute(name="gender", values=list(get_args(Gender)))
+        terms = {"male": ["man", "men", "masculine"], "female": ["woman", "women", "feminine"]}
+        return Attribute(name="gender", values=list(get_args(Gender)), terms=terms)
 
 
 def _pitch(f0_hz: float | None) -> str:

@@ -41,7 +41,8 @@ class Duration(ToolOutput):
         return f"Duration: {self.duration:.3f} s ({self.source_sample_rate} Hz, {layout})"
 
     def quantities(self) -> list[Quantity]:
-        return [Quantity(name="duration", value=self.duration, unit="s", terms=["duration", "length", "long", "longer", "shorter"])]
+        terms = ["duration", "length", "long", "longer", "shorter"]
+        return [Quantity(name="duration", value=self.duration, unit="s", terms=terms)]
 
 
 @tool(version="1", serves=("how long", "duration"))
@@ -89,7 +90,8 @@ class Loudness(ToolOutput):
     def quantities(self) -> list[Quantity]:
         if self.lufs is None:
             return []
-        return [Quantity(name="loudness", value=self.lufs, unit="LUFS", terms=["loudness", "how loud", "LUFS"])]
+        reading = f"{loudness_band(self.lufs)} ({LOUDNESS_REFERENCES})"
+        return [Quantity(name="loudness", value=self.lufs, unit="LUFS", terms=["loudness", "how loud", "LUFS"], reading=reading)]
 
 
 def loudness_band(lufs: float) -> str:

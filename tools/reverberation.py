@@ -82,7 +82,8 @@ class Reverberation(ToolOutput):
 
     def quantities(self) -> list[Quantity]:
         terms = ["RT60", "reverberation time", "reverb time", "decay time", "reverberation", "reverb"]
-        return [Quantity(name="reverberation time RT60", value=self.rt60_s, unit="s", terms=terms)]
+        reading = f"{self.reverberation} (reverberant from {REVERBERANT_FROM} s)"
+        return [Quantity(name="reverberation time RT60", value=self.rt60_s, unit="s", terms=terms, reading=reading)]
 
 
 @tool(version="1", serves=("reverberation", "reverberant", "echo"))

@@ -113,7 +113,8 @@ class SignalQuality(ToolOutput):
         if self.snr_db is None:
             return []
         terms = ["SNR", "signal-to-noise"]
-        return [Quantity(name="speech-to-noise ratio (SNR)", value=self.snr_db, unit="dB", terms=terms)]
+        reading = f"{self.noise} (noisy below {NOISY_BELOW:.0f} dB; studio speech {CLEAN_FROM:.0f} dB or more)"
+        return [Quantity(name="speech-to-noise ratio (SNR)", value=self.snr_db, unit="dB", terms=terms, reading=reading)]
 
 
 @tool(version="2", serves=("signal to noise", "snr", "noise", "noisy"))
