@@ -42,7 +42,7 @@ FIGURE = re.compile(r"\d+(?:\.\d+)?")
 """A figure written in a text: digits, with a decimal part if any."""
 _COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b", re.I)
 _NUMBER = rf"(?:\d+(?:\.\d+)?|{'|'.join(WORDS)})"
-_WHAT = r"(?P<what>(?:\s+[a-z-]+){0,3})"
+_WHAT = r"(?P<what>(?:\s+(?!(?:in|on|at|of|from|by|with|than|this|that|these|the|a|an)\b)[a-z-]+){0,3})"
 _COMPARISONS = [
     (">", rf"\b(?:more|greater|higher|longer|louder|over|above)(?:\s+than)?\s+(?P<number>{_NUMBER})\b{_WHAT}"),
     ("<", rf"\b(?:fewer|less|lower|shorter|quieter|under|below)(?:\s+than)?\s+(?P<number>{_NUMBER})\b{_WHAT}"),

@@ -364,7 +364,7 @@ def test_yes_or_no_from_the_labels(question, verdict):
     ("question", "reply"),
     [
         ("Is there more than one speaker in this recording?",
-         "(b) no. The diarization tool measured the number of speakers: 1, not more than one speaker in this."),
+         "(b) no. The diarization tool measured the number of speakers: 1, not more than one speaker."),
         ("Does the clip contain speech from two or more different people?",
          "(b) no. The diarization tool measured the number of speakers: 1, not two or more different people."),
         ("Is the recording longer than 5 seconds?", "(a) yes. The duration tool measured the duration: 6.79 s, longer than 5 seconds."),
