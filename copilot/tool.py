@@ -71,6 +71,11 @@ class ToolOutput(BaseModel):
         answer options: an option a label names is the answer without asking the LLM."""
         return []
 
+    def vocabulary(self) -> list[str]:
+        """Every label this tool could have given, when it names from a closed set (a sound tagger's classes); else
+        empty. A yes/no question naming one of them that the labels lack ("can you hear rain?") is answered no."""
+        return []
+
     def labels_by_speaker(self) -> list[list[str]]:
         """Each speaker's labels, speakers in order of first speech, when the output is speaker by speaker; else
         empty. A question about one of them ("who speaks second, a man or a woman?") is answered from theirs."""

@@ -97,7 +97,8 @@ def yes_or_no_from_labels(question: str, evidence: list[Evidence]) -> Draft | No
     """The verdict the tools' labels give when the question names one: yes for a sound heard ("is it raining?":
     Rain) or a closed-set property's measured value ("is the speaker female?": female; "is there an echo?":
     reverberant, through the attribute's `terms`), no for another value of that property ("is there a cat?" when
-    the animal heard is a dog). When the question names two values ("is there noise, or is it clean?"), yes stands
+    the animal heard is a dog), and no for a sound the tool can name but did not ("can you hear rain?" when only
+    speech and music were tagged). When the question names two values ("is there noise, or is it clean?"), yes stands
     for the first. None when the question names no label or value, or negates ("is there no music?", "free of
     noise"), which is left to the LLM.
 
@@ -122,6 +123,11 @@ def yes_or_no_from_labels(question: str, evidence: list[Evidence]) -> Draft | No
     heard = next(((label, e) for e in evidence if not e.error for label in e.labels if says(said, label)), None)
     if heard is not None:
         return Draft(text=f"Yes. The {heard[1].tool} tool measured {heard[0]}.", answered_by="label match")
+    missing = next(((name, e) for e in evidence if not e.error for name in e.vocabulary if says(said, name)), None)
+    if missing is not None:
+        name, e = missing
+        listed = ", ".join(e.labels[:5]) or "nothing"
+        return Draft(text=f"No. The {e.tool} tool did not detect {name}; it detected {listed}.", answered_by="label match")
     return None
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from copilot.agent import Copilot
-from copilot.audio import load
+from copilot.audio import from_array, load
 from copilot.cache import ToolCache
 from copilot.planners import load_llm, prompts
 from copilot.planners.llm import LLMPlanner
@@ -271,3 +272,20 @@ def test_a_part_no_tool_measures_is_said_to_be_not_measured(agent, example):
     length, shirt = answer.parts
     assert re.search(r"\b20\.4", length.text), length.text
     assert not shirt.measured and shirt.text.startswith("Not measured"), shirt.text
+
+
+def test_a_yes_or_no_choice_follows_the_measured_noise_and_room(agent, tmp_path):
+    sentence = "We have a meeting at noon tomorrow; I will bring the report and the slides."
+    clean = load(corpora.speak(sentence, tmp_path / "s.wav")).samples.astype(np.float64)
+    rain = load(corpora.gcompris_sound("memory-sound.rcc", "LRRain_in_garden_01_LA_cut.ogg")).samples.astype(np.float64)
+    rain = np.tile(rain, -(-len(clean) // len(rain)))[: len(clean)]
+    noisy = clean + rain * np.sqrt(np.mean(clean**2) / np.mean(rain**2))  # 0 dB over the whole clip
+    noise = "Is there background noise added to this speech? (a) yes (b) no"
+    for samples, choice in ((noisy, "(a) yes"), (clean, "(b) no")):
+        answer = agent.ask({"audio1": from_array(samples.astype(np.float32))}, noise)
+        assert "signal_quality" in tools_run(answer), answer.trace.rounds
+        assert answer.choice == choice and answer.trace.answered_by == "label match", answer.text
+    echo = "Does the speaker sound like they are in a big hall with strong echo? (a) yes (b) no"
+    answer = agent.ask({"audio1": from_array(clean.astype(np.float32))}, echo)
+    assert "reverberation" in tools_run(answer), answer.trace.rounds
+    assert answer.choice == "(b) no" and answer.trace.answered_by == "label match", answer.text

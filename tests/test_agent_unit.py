@@ -337,7 +337,8 @@ def test_a_yes_no_question_naming_the_measured_value_is_answered_by_the_label(ag
         ("Is the speaker speaking French?", "No. The language_id tool measured spoken language: English."),
         ("Is there no rain?", None),  # a negation is left to the LLM
         ("Is the recording free of noise?", None),
-        ("Is there music?", None),  # a sound the labels do not name: the LLM reads the facts
+        ("Is there music?", "No. The sound_events tool did not detect Music; it detected Rain, Bark, Dog."),
+        ("Is there a violin?", None),  # a sound the tool cannot name: the LLM reads the facts
         ("Does the speaker sound like they are in a big hall with strong echo?",  # a value by another word
          "No. The reverberation tool measured reverberation: dry."),
         ("Is the speech dry?", "Yes. The reverberation tool measured reverberation: dry."),
@@ -351,7 +352,8 @@ def test_yes_or_no_from_the_labels(question, verdict):
     room = Attribute(name="reverberation", values=["dry", "reverberant"], terms={"reverberant": ["echo"]})
     noise = Attribute(name="noise", values=["clean", "noisy"], terms={"noisy": ["noise"]})
     evidence = [
-        Evidence(step="s1", tool="sound_events", labels=["Rain", "Bark", "Dog"], attribute=animal),
+        Evidence(step="s1", tool="sound_events", labels=["Rain", "Bark", "Dog"], attribute=animal,
+                 vocabulary=["Rain", "Bark", "Dog", "Cat", "Music"]),
         Evidence(step="s2", tool="language_id", labels=["English", "French"], attribute=language),
         Evidence(step="s3", tool="reverberation", labels=["dry"], attribute=room),
         Evidence(step="s4", tool="signal_quality", labels=["noisy"], attribute=noise),

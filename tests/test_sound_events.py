@@ -77,6 +77,12 @@ def test_labels_leave_out_the_unlikely():
     assert match_option(["pig", "cow"], out.labels()) is None
 
 
+def test_the_vocabulary_is_every_class_in_the_words_of_the_labels():
+    words = SoundEventsOutput(sounds=[], background=[], events=[]).vocabulary()
+    assert {"Rain", "Applause", "Bird vocalization", "bird call", "cow", "lion"} <= set(words)
+    assert "Cattle, bovinae" not in words and len(words) > 521  # synonyms apart: more names than classes
+
+
 def test_labels_name_the_animal_a_call_comes_from_likeliest_first():
     out = SoundEventsOutput(
         sounds=[Label(label="Dog", score=0.82), Label(label="Caterwaul", score=0.97), Label(label="Bleat", score=0.6)],

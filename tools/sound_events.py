@@ -8,7 +8,7 @@ import shutil
 import threading
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -120,8 +120,12 @@ class SoundEventsOutput(ToolOutput):
         scores = {x.label: x.score for x in self.sounds + self.background if x.score > LABEL_SCORE}
         likely = sorted(scores.items(), key=lambda x: -x[1])
         names = [n for label, _ in likely for n in (label, *SOURCE.get(label, ()))]
-        expanded = [part for name in names for part in COMMON_NAMES.get(name, re.split(r", (?![^(]*\))", name))]
-        return list(dict.fromkeys(expanded))
+        return _names(names)
+
+    def vocabulary(self) -> list[str]:
+        """Every sound the tagger can name, in the words `labels()` uses: a sound named in a question and missing from
+        the labels was not heard."""
+        return _names(class_names())
 
     def attribute(self) -> Attribute:
         """Animals: "which item does this animal need?" links each option to an animal (litter box: cat), and the
@@ -141,9 +145,14 @@ def _model() -> tuple[ort.InferenceSession, tuple[str, ...]]:
     # while dequantise -> float conv -> quantise gives the model's reference scores on every CPU (2.5x slower).
     opts.add_session_config_entry("session.disable_quant_qdq", "1")
     session = ort.InferenceSession(str(_extract(folder / "YamNet_w8a8.onnx.zip", folder / "YamNet_w8a8")), opts)
-    with (folder / "yamnet_class_map.csv").open(newline="") as f:
-        names = tuple(row["display_name"] for row in csv.DictReader(f))
-    return session, names
+    return session, class_names()
+
+
+@cache
+def class_names() -> tuple[str, ...]:
+    """AudioSet's 521 class names as YAMNet orders them."""
+    with (models.ensure("yamnet") / "yamnet_class_map.csv").open(newline="") as f:
+        return tuple(row["display_name"] for row in csv.DictReader(f))
 
 
 def _extract(zip_path: Path, dest: Path) -> Path:
@@ -220,6 +229,12 @@ class Tagger:
 def load_yamnet(path: None) -> Tagger:
     """The default tags backend: YAMNet int8 from the model store, 0.96 s patches every 0.48 s."""
     return Tagger(_model()[1], PATCH_SECONDS, PATCH_HOP_SECONDS, patch_scores)
+
+
+def _names(classes: Iterable[str]) -> list[str]:
+    """AudioSet class names as `labels()` gives them: each synonym on its own, or the everyday names."""
+    expanded = [part for name in classes for part in COMMON_NAMES.get(name, re.split(r", (?![^(]*\))", name))]
+    return list(dict.fromkeys(expanded))
 
 
 def _top(scores: np.ndarray, names: tuple[str, ...], k: int, skip: frozenset[str] = frozenset()) -> list[Label]:
