@@ -3,6 +3,7 @@ which several things it asks at once, and whether it asks about one speaker amon
 
 from __future__ import annotations
 
+import itertools
 import re
 
 QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”|„([^“”]+)[“”]|‘([^’]+)’|«\s*([^»]+?)\s*»|(?<!\w)\'([^\']+)\'(?!\w)')
@@ -60,7 +61,8 @@ def parts(question: str) -> list[str]:
     """The questions ``question`` asks, in order, when it joins several with a comma, "and", a semicolon or a
     question mark before a question word or auxiliary ("How many people speak, and what is the sound behind
     them?"); just ``question`` otherwise ("What do they say about bread and butter?", "Who speaks first, a man or
-    a woman?"). Each part keeps the asker's words."""
+    a woman?"). Each part keeps the asker's words, and one about another speaker takes what it leaves out from the
+    part before (`completed`)."""
     cuts = [m.start() for m in _JOINED_QUESTION.finditer(question)]
     pieces = [question[a:b] for a, b in zip([0, *cuts], [*cuts, len(question)], strict=True)]
     found: list[str] = []
@@ -70,7 +72,32 @@ def parts(question: str) -> list[str]:
             found[-1] = f"{found[-1][:-1]} {text}?"
             continue
         found.append(f"{text[:1].upper()}{text[1:]}?")
+    found = [found[0], *(completed(before, part) for before, part in itertools.pairwise(found))]
     return found if len(found) > 1 else [question]
+
+
+_FOLLOW_ON = re.compile(r"^(?:and\s+)?(?:what|how)\s+about\s+(?P<who>.+?)\??$", re.I)
+
+
+def completed(before: str, part: str) -> str:
+    """``part`` with what it leaves out taken from the part ``before`` it, when it is about another speaker in the
+    same words: "What about the second one?" after "Is the first voice a man's or a woman's?" is "Is the second one
+    a man's or a woman's?", and "Who speaks second?" after "Who speaks first, a man or a woman?" is "Who speaks
+    second, a man or a woman?". Any other part is left as it is."""
+    speaker = _PER_SPEAKER.search(before)
+    follow_on = _FOLLOW_ON.match(part)
+    if follow_on and speaker:
+        who, head = follow_on.group("who"), before[: speaker.start()]
+        if re.match(r"(the|a|an|this|that|his|her|their)\b", who, re.I):
+            head = re.sub(r"\b(the|a|an)\s+$", "", head, flags=re.I)
+        return f"{head}{who}{before[speaker.end() :]}"
+    ordinals = list(_ORDINAL.finditer(before))
+    mine = [m.group(1) for m in _ORDINAL.finditer(part)]
+    if speaker and len(ordinals) == 1 and len(mine) == 1:
+        swapped = f"{before[: ordinals[0].start()]}{mine[0]}{before[ordinals[0].end() :]}"
+        if swapped.lower().startswith(part.rstrip("?").lower()) and len(swapped) > len(part):
+            return swapped
+    return part
 
 
 _ORDINAL = re.compile(r"\b(first|second|third|fourth|fifth|last)\b", re.I)

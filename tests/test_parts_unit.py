@@ -34,6 +34,13 @@ from tests.test_agent_unit import REGISTRY, ScriptedLLM, program
          ["How many people speak?", "In which language do they speak?"]),
         ("What do they say about bread and butter?", ["What do they say about bread and butter?"]),
         ("Is the speaker a man or a woman?", ["Is the speaker a man or a woman?"]),
+        # a part about another speaker in the same words takes what it leaves out from the part before
+        ("Is the first voice a man's or a woman's, and what about the second one?",
+         ["Is the first voice a man's or a woman's?", "Is the second one a man's or a woman's?"]),
+        ("Who speaks first, a man or a woman, and who speaks second?",
+         ["Who speaks first, a man or a woman?", "Who speaks second, a man or a woman?"]),
+        ("Who speaks first, and what do they say?", ["Who speaks first?", "What do they say?"]),
+        ("How many people speak, and what about the rain?", ["How many people speak?", "What about the rain?"]),
     ],
 )
 def test_a_question_is_split_where_it_joins_questions_and_nowhere_else(question, expected):
