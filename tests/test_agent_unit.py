@@ -14,18 +14,15 @@ from copilot.cache import ToolCache
 from copilot.errors import ContextOverflow, NothingToMeasure, ToolError
 from copilot.planners import prompts
 from copilot.planners.base import Completion
-from copilot.planners.llm import (
-    LLMPlanner,
+from copilot.planners.grounding import (
     asks_yes_or_no,
-    complete_fitted,
     for_the_speaker_asked,
-    link_options,
     measured_open_answer,
     measured_yes_or_no,
-    whole_sentences,
     yes_no_option,
     yes_or_no_from_labels,
 )
+from copilot.planners.llm import LLMPlanner, complete_fitted, link_options, whole_sentences
 from copilot.program import Program, ProgramError, Step, parse, validate
 from copilot.registry import Registry
 from copilot.render import render_answer

@@ -13,7 +13,8 @@ from copilot.answer import Evidence, Request
 from copilot.audio import from_array
 from copilot.cache import ToolCache
 from copilot.numbers import NumberOption, nearest, read_option
-from copilot.planners.llm import LLMPlanner, measured_number, transcript_match
+from copilot.planners.grounding import measured_number, transcript_match
+from copilot.planners.llm import LLMPlanner
 from copilot.questions import asks_about_content, asks_what_is_said, quoted
 from copilot.registry import Registry
 from copilot.render import render_answer

@@ -1,0 +1,282 @@
+"""Answers that the measurements decide, in code: an option or verdict a label names, a transcript match, the
+option nearest a measured number, a bound on a number, a level's reading, one speaker's labels. The LLM is asked
+only when none of these decides (`copilot.planners.llm`)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from copilot.answer import Evidence, Request, normalise
+from copilot.numbers import FIGURE, compares, comparison, fits, named, nearest, read_option
+from copilot.planners.base import Draft
+from copilot.questions import QUOTED, asks_what_is_said, quoted, speaker_asked
+from copilot.tool import Attribute
+from copilot.words import says, stems, where
+
+_YES_NO = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should)\b", re.I)
+_NEGATION = re.compile(r"\b(no|not|none|nothing|nobody|without|never|free)\b|n't\b", re.I)
+_HOW_TO_ANSWER = re.compile(r",?\s*\b(?:yes\s+)?or\s+(?:not|no)\b", re.I)
+_ALTERNATIVES = re.compile(r"\bor\b", re.I)  # "a man or a woman?" asks which one
+_ABSENCE = re.compile(r"\b(absent|missing|lacks?|lacking|omit\w*|left out|excluded?)\b", re.I)
+TRANSCRIPT_SHOWN = 240  # characters of the transcript quoted in a transcript-match answer
+
+
+def for_the_speaker_asked(question: str, evidence: list[Evidence]) -> list[Evidence]:
+    """``evidence`` with the labels of a speaker-by-speaker output narrowed to the speaker ``question`` asks about by
+    order, when it asks about one and the output has them. A speaker it does not have, or did not measure, leaves
+    nothing to ground an answer on: no labels and no attribute."""
+    index = speaker_asked(question)
+    if index is None:
+        return evidence
+    def narrowed(e: Evidence) -> Evidence:
+        labels = e.by_speaker[index] if -len(e.by_speaker) <= index < len(e.by_speaker) else []
+        return e.model_copy(update={"labels": labels, "attribute": e.attribute if labels else None})
+
+    return [narrowed(e) if e.by_speaker else e for e in evidence]
+
+
+def _asked(question: str) -> str:
+    """The question's first sentence, without an "or not" or "yes or no" that only says how to answer."""
+    return _HOW_TO_ANSWER.sub("", question.split("?", 1)[0])
+
+
+def asks_yes_or_no(question: str) -> bool:
+    """Whether ``question`` is answered yes or no: "Is there a dog?", not "Is the speaker a man or a woman?"."""
+    asked = _asked(question)
+    return bool(_YES_NO.match(asked)) and not _ALTERNATIVES.search(asked)
+
+
+def yes_or_no_from_labels(question: str, evidence: list[Evidence]) -> Draft | None:
+    """The verdict the tools' labels give when the question names one: yes for a sound heard ("is it raining?":
+    Rain) or a closed-set property's measured value ("is the speaker female?": female; "is there an echo?":
+    reverberant, through the attribute's `terms`), no for another value of that property ("is there a cat?" when
+    the animal heard is a dog), and no for a sound the tool can name but did not ("can you hear rain?" when only
+    speech and music were tagged). When the question names two values ("is there noise, or is it clean?"), yes stands
+    for the first. None when the question names no label or value, or negates ("is there no music?", "free of
+    noise"), which is left to the LLM.
+
+    A small model given "Rain (0.95)" still answered "is it raining?" with no now and then, and given "dry", called
+    the speech reverberant.
+    """
+    asked = _asked(question)
+    if _NEGATION.search(asked):
+        return None
+    said = stems(asked)
+    for e in evidence:
+        if e.attribute is None or e.error:
+            continue
+        positions = _named_values(said, e.attribute)
+        if positions:
+            first = min(positions, key=positions.__getitem__)
+            values = _values(e.attribute, e.labels)
+            top = values[0] if values else None
+            verdict = "Yes" if top is not None and normalise(top) == first else "No"
+            measured = f"{e.attribute.name}: {top}" if top else f"no {e.attribute.name}"
+            return Draft(text=f"{verdict}. The {e.tool} tool measured {measured}.", answered_by="label match")
+    heard = next(((label, e) for e in evidence if not e.error for label in e.labels if says(said, label)), None)
+    if heard is not None:
+        return Draft(text=f"Yes. The {heard[1].tool} tool measured {heard[0]}.", answered_by="label match")
+    missing = next(((name, e) for e in evidence if not e.error for name in e.vocabulary if says(said, name)), None)
+    if missing is not None:
+        name, e = missing
+        listed = ", ".join(e.labels[:5]) or "nothing"
+        return Draft(text=f"No. The {e.tool} tool did not detect {name}; it detected {listed}.", answered_by="label match")
+    return None
+
+
+def _named_values(said: list[str], attribute: Attribute) -> dict[str, int]:
+    """The values of ``attribute`` that a question (given as its `stems`) names, by themselves or by one of their
+    `terms`, each with the word position it is first named at."""
+    positions = {}
+    for value in attribute.values:
+        at = [i for term in [value, *attribute.terms.get(value, [])] if (i := where(said, term)) is not None]
+        if at:
+            positions[normalise(value)] = min(at)
+    return positions
+
+
+def alternative_from_labels(question: str, evidence: list[Evidence]) -> Draft | None:
+    """The measured value, when the question asks which of two or more values of a measured attribute holds ("is it
+    a man or a woman speaking?": male; "is the speech reverberant or dry?"), and the likeliest label is one of them.
+    None otherwise (no labels: the speakers' genders differ, say), which is left to the LLM.
+
+    In a compound question a small model answered "is it a man or a woman speaking?" with "Yes"."""
+    asked = _asked(question)
+    if not _ALTERNATIVES.search(asked) or _NEGATION.search(asked):
+        return None
+    said = stems(asked)
+    for e in evidence:
+        if e.attribute is None or e.error or len(named := _named_values(said, e.attribute)) < 2:
+            continue
+        values = _values(e.attribute, e.labels)
+        if values and normalise(values[0]) in named:
+            top = values[0]
+            return Draft(text=f"{top[:1].upper()}{top[1:]}. The {e.tool} tool measured {e.attribute.name}: {top}.", answered_by="label match")
+    return None
+
+
+def value_asked(question: str, evidence: list[Evidence]) -> Draft | None:
+    """The likeliest measured value of an attribute the question asks for by name ("which animal do you hear?",
+    "what language is spoken?"), else None. A question that only mentions the attribute ("what does the animal
+    eat?") is the LLM's.
+
+    Given "Cattle, bovinae (0.99), Moo (0.99)", a small model answered "which animal do you hear?" with "Sheep".
+    """
+    for attribute, values in measured_attributes(evidence):
+        head = re.escape(attribute.name.rsplit(" ", 1)[-1])
+        if re.match(rf"^\W*(which|what)\s+(kind|sort|type)?\s*(of\s+)?{head}s?\b", question, re.I):
+            tool = next(e.tool for e in evidence if e.attribute is attribute)
+            return Draft(text=f"{values[0][:1].upper()}{values[0][1:]}. The {tool} tool measured the {attribute.name}: {values[0]}.", answered_by="label match")
+    return None
+
+
+def measured_reading(question: str, evidence: list[Evidence]) -> Draft | None:
+    """The measured value and its reading against stated references, when the question names one measured quantity
+    that has a reading ("how loud is it?": -35.0 LUFS, quiet, well below broadcast level (EBU R 128 ...)); else None.
+
+    A small model given "-35.0 LUFS: quiet, well below broadcast level" has called the recording very loud.
+    """
+    found = [(named(question, q), e, q) for e in evidence if not e.error for q in e.quantities if q.reading]
+    most = max((n for n, _, _ in found), default=0)
+    chosen = [(e, q) for n, e, q in found if n and n == most]
+    if len(chosen) != 1:
+        return None
+    e, q = chosen[0]
+    value = f"{round(q.value, 1):g}{f' {q.unit}' if q.unit else ''}"
+    return Draft(text=f"The {e.tool} tool measured the {q.name}: {value}, {q.reading}.", answered_by="measured number")
+
+
+def measured_open_answer(question: str, evidence: list[Evidence]) -> Draft | None:
+    """The answer a measured label or reading gives to a question that is not a yes/no one, else None
+    (`alternative_from_labels`, `value_asked`, `measured_reading`)."""
+    return alternative_from_labels(question, evidence) or value_asked(question, evidence) or measured_reading(question, evidence)
+
+
+def yes_or_no_from_number(question: str, evidence: list[Evidence]) -> Draft | None:
+    """Yes or no to a bound the question sets on a measured quantity ("is there more than one speaker?", "is it
+    longer than 10 seconds?"), by arithmetic. None when the question sets no bound, or several, or negates, or when
+    no measured quantity or two equally named ones fit the bound.
+
+    A small model given "Speakers: 1" has answered "is there more than one speaker?" with yes.
+    """
+    asked = _asked(question)
+    bound = comparison(asked)
+    if bound is None or _NEGATION.search(asked.replace(bound.text, " ")):
+        return None
+    said = stems(asked)
+    found = [(e, q) for e in evidence if not e.error for q in e.quantities if compares(bound.bound, q)]
+    closeness = {id(q): max((len(stems(t)) for t in q.terms if says(said, t)), default=0) for _, q in found}
+    most = max(closeness.values(), default=0)
+    chosen = [(e, q) for e, q in found if closeness[id(q)] == most]
+    if len(chosen) != 1:
+        return None
+    e, q = chosen[0]
+    holds = bound.holds(q.value)
+    value = f"{round(q.value, 2):g}{f' {q.unit}' if q.unit else ''}"
+    text = f"{'Yes' if holds else 'No'}. The {e.tool} tool measured the {q.name}: {value}, {'' if holds else 'not '}{bound.text}."
+    return Draft(text=text, answered_by="measured number")
+
+
+def measured_yes_or_no(question: str, evidence: list[Evidence]) -> Draft | None:
+    """Yes or no as a measured label or number gives it, else None (`yes_or_no_from_labels`, `yes_or_no_from_number`)."""
+    return yes_or_no_from_labels(question, evidence) or yes_or_no_from_number(question, evidence)
+
+
+def yes_no_option(request: Request, evidence: list[Evidence]) -> Draft | None:
+    """The yes or the no option, when those are the options and a measured label or number gives the verdict."""
+    yes_no = [normalise(o) for o in request.options]
+    if sorted(yes_no) != ["no", "yes"]:
+        return None
+    verdict = measured_yes_or_no(request.question, evidence)
+    if verdict is None:
+        return None
+    word, reason = verdict.text.split(". ", 1)
+    index = yes_no.index(word.lower())
+    return Draft(text=f"{request.lettered[index]}. {reason}", choice=index, answered_by=verdict.answered_by)
+
+
+def transcript_match(request: Request, evidence: list[Evidence]) -> Draft | None:
+    """Yes or no to whether the phrase a question quotes is said ("does the speaker say the word "tomato"?"), from
+    the transcript, matched in any inflection as JASCO's keyword hits are (`copilot.words.says`): a yes/no question
+    (or yes and no as its options) about what is said, one quoted phrase, and the asr tool's transcript of one clip.
+    None otherwise, or when the question negates ("is the word "x" not said?", "absent"), which the LLM answers.
+
+    A small model given a transcript that holds the word has answered "no, it is not said".
+    """
+    yes_no = [normalise(o) for o in request.options]
+    if request.options and sorted(yes_no) != ["no", "yes"]:
+        return None
+    phrases = quoted(request.question)
+    unquoted = QUOTED.sub(" ", _asked(request.question))
+    if len(phrases) != 1 or not asks_what_is_said(request.question) or _NEGATION.search(unquoted) or _ABSENCE.search(unquoted):
+        return None
+    heard = [e for e in evidence if e.tool == "asr" and not e.error and e.output is not None]
+    if not heard or len({e.args.get("audio", "audio1") for e in heard}) > 1:
+        return None  # no transcript, or one per clip: which clip the question means is the LLM's to read
+    transcript = " ".join(str((e.output or {}).get("text", "")).strip() for e in heard).strip()
+    phrase = phrases[0]
+    said = says(stems(transcript), phrase)
+    shown = transcript if len(transcript) <= TRANSCRIPT_SHOWN else f"{transcript[:TRANSCRIPT_SHOWN].rsplit(' ', 1)[0]} ..."
+    if not transcript:
+        reason = f'No speech was recognised, so "{phrase}" is not said.'
+    else:
+        reason = f'The transcript {"says" if said else "does not say"} "{phrase}": "{shown}"'
+    verdict = "yes" if said else "no"
+    if not request.options:
+        return Draft(text=f"{verdict.capitalize()}. {reason}", answered_by="transcript match")
+    index = yes_no.index(verdict)
+    return Draft(text=f"{request.lettered[index]}. {reason}", choice=index, answered_by="transcript match")
+
+
+def measured_number(request: Request, evidence: list[Evidence]) -> Draft | None:
+    """The option nearest to a measured number, when every option is a number ("about 12 seconds", "3", "10 dB")
+    and the question names exactly one quantity the tools measured in the options' unit ("how long ...": the
+    duration; "how many speakers ...": the number of speakers). Durations and frequencies are compared by ratio: 4,
+    7, 10 and 20 seconds are spaced by ratios, and an estimate of a length errs in proportion to it. None when an
+    option is not a number, when no measured quantity or two are named, or when two options are equally near.
+
+    A small model given "Duration: 6.790 s" has answered "about 12 seconds", and given "Speakers: 1", "3".
+    """
+    numbers = [read_option(option) for option in request.options]
+    options = [n for n in numbers if n is not None]
+    if len(options) < len(numbers):
+        return None
+    found = [(named(request.question, q), e, q) for e in evidence if not e.error for q in e.quantities]
+    found = [(n, e, q) for n, e, q in found if n and all(fits(o, q) for o in options)]
+    if not found:
+        return None
+    most = max(n for n, _, _ in found)  # "reverberation time" names RT60 more closely than "how long" a duration
+    chosen = {(q.name, q.value, q.unit): (e, q) for n, e, q in found if n == most}
+    if len(chosen) != 1:
+        return None
+    e, q = next(iter(chosen.values()))
+    index = nearest(options, q)
+    if index is None:
+        return None
+    value = f"{round(q.value, 2):g}{f' {q.unit}' if q.unit else ''}"
+    text = f"{request.lettered[index]}. The {e.tool} tool measured the {q.name}: {value}; the nearest option is {request.options[index]}."
+    return Draft(text=text, choice=index, answered_by="measured number")
+
+
+def measured_attributes(evidence: list[Evidence]) -> list[tuple[Attribute, list[str]]]:
+    """Each closed-set attribute measured, with its values heard, likeliest first."""
+    return [(e.attribute, values) for e in evidence if e.attribute and not e.error and (values := _values(e.attribute, e.labels))]
+
+
+def _values(attribute: Attribute, labels: list[str]) -> list[str]:
+    """The ``labels`` that are values of ``attribute``, likeliest first: "Cat", not "Animal" or "Silence"."""
+    known = {normalise(value) for value in attribute.values}
+    return [label for label in labels if normalise(label) in known]
+
+
+def ground_numbers(text: str, request: Request, evidence: list[Evidence]) -> str:
+    """``text``, followed by the tools' own facts when it states a figure that neither a tool nor the question gave.
+
+    The LLM is told to copy figures; this keeps an answer honest when it rounds, sums or invents one.
+    """
+    sources = [request.question, *(e.facts for e in evidence), *(json.dumps(e.output) for e in evidence if e.output)]
+    known = set(FIGURE.findall(" ".join(sources)))
+    if all(n in known for n in FIGURE.findall(text)):
+        return text
+    return f"{text} (measured by the tools: {'; '.join(e.facts for e in evidence if e.facts)})"
