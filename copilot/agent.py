@@ -320,7 +320,7 @@ class Copilot:
             evidence.output = result.model_dump(mode="json")
             evidence.facts, evidence.labels, evidence.attribute = result.facts(), result.labels(), result.attribute()
             evidence.quantities, evidence.by_speaker = result.quantities(), result.labels_by_speaker()
-            evidence.vocabulary = result.vocabulary()
+            evidence.vocabulary, evidence.named_values = result.vocabulary(), result.named_values()
         except FutureTimeout:
             evidence.error = f"{step.tool} took longer than {self.step_timeout:.0f} s and was abandoned"
         except CopilotError as exc:

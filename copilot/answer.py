@@ -53,6 +53,7 @@ class Evidence(BaseModel):
     labels: list[str] = Field(default_factory=list)
     attribute: Attribute | None = Field(None, exclude=True, description="the closed set the labels come from")
     quantities: list[Quantity] = Field(default_factory=list, exclude=True, description="the numbers it measured")
+    named_values: dict[str, str] = Field(default_factory=dict, exclude=True, description="what it names outright")
     vocabulary: list[str] = Field(default_factory=list, exclude=True, description="every label the tool could give")
     by_speaker: list[list[str]] = Field(
         default_factory=list, exclude=True, description="each speaker's labels, in order of first speech"

@@ -76,6 +76,11 @@ class ToolOutput(BaseModel):
         empty. A yes/no question naming one of them that the labels lack ("can you hear rain?") is answered no."""
         return []
 
+    def named_values(self) -> dict[str, str]:
+        """What this output names outright for a thing a question may ask for by name, beyond its attribute: a sound
+        tagger's likeliest sound for "what's that noise?" (``{"sound": "Applause", "noise": "Applause"}``)."""
+        return {}
+
     def labels_by_speaker(self) -> list[list[str]]:
         """Each speaker's labels, speakers in order of first speech, when the output is speaker by speaker; else
         empty. A question about one of them ("who speaks second, a man or a woman?") is answered from theirs."""

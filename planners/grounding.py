@@ -19,6 +19,10 @@ _NEGATION = re.compile(r"\b(no|not|none|nothing|nobody|without|never|free)\b|n't
 _HOW_TO_ANSWER = re.compile(r",?\s*\b(?:yes\s+)?or\s+(?:not|no)\b", re.I)
 _ALTERNATIVES = re.compile(r"\bor\b", re.I)  # "a man or a woman?" asks which one
 _ABSENCE = re.compile(r"\b(absent|missing|lacks?|lacking|omit\w*|left out|excluded?)\b", re.I)
+_ASKED_BY_NAME = (  # "which animal do you hear?", "what's that noise in the background?"; not "what is the sound quality?"
+    r"^\W*(?:which|what)(?:'s|\s+is|\s+was)?\s+(?:(?:kind|sort|type)\s+of\s+)?(?:that\s+|the\s+|this\s+)?{head}s?\b"
+    r"(?!\s+(?:quality|level|levels|volume|effects?|source|file|track|system|design|card|wave|pressure)\b)"
+)
 TRANSCRIPT_SHOWN = 240  # characters of the transcript quoted in a transcript-match answer
 
 
@@ -117,34 +121,39 @@ def alternative_from_labels(question: str, evidence: list[Evidence]) -> Draft | 
 
 
 def value_asked(question: str, evidence: list[Evidence]) -> Draft | None:
-    """The likeliest measured value of an attribute the question asks for by name ("which animal do you hear?",
-    "what language is spoken?"), else None. A question that only mentions the attribute ("what does the animal
-    eat?") is the LLM's.
+    """The likeliest measured value of a thing the question asks for by name: an attribute ("which animal do you
+    hear?", "what language is spoken?") or what a tool names outright ("what's that noise in the background?": the
+    tagger's likeliest sound), else None. A question that only mentions it ("what does the animal eat?", "what is
+    the sound quality like?") is the LLM's.
 
-    Given "Cattle, bovinae (0.99), Moo (0.99)", a small model answered "which animal do you hear?" with "Sheep".
+    Given "Cattle, bovinae (0.99), Moo (0.99)", a small model answered "which animal do you hear?" with "Sheep", and
+    given an SNR beside "Applause (0.91)", "what's that noise?" with "the background is noisy".
     """
-    for attribute, values in measured_attributes(evidence):
-        head = re.escape(attribute.name.rsplit(" ", 1)[-1])
-        if re.match(rf"^\W*(which|what)\s+(kind|sort|type)?\s*(of\s+)?{head}s?\b", question, re.I):
-            tool = next(e.tool for e in evidence if e.attribute is attribute)
-            return Draft(text=f"{values[0][:1].upper()}{values[0][1:]}. The {tool} tool measured the {attribute.name}: {values[0]}.", answered_by="label match")
+    asked = [(a.name.rsplit(" ", 1)[-1], values[0], a.name, e.tool) for e in evidence for a, values in measured_attributes([e])]
+    asked += [(name, value, name, e.tool) for e in evidence if not e.error for name, value in e.named_values.items()]
+    for head, value, name, tool in asked:
+        if re.match(_ASKED_BY_NAME.format(head=re.escape(head)), question, re.I):
+            return Draft(text=f"{value[:1].upper()}{value[1:]}. The {tool} tool measured the {name}: {value}.", answered_by="label match")
     return None
 
 
 def measured_reading(question: str, evidence: list[Evidence]) -> Draft | None:
-    """The measured value and its reading against stated references, when the question names one measured quantity
-    that has a reading ("how loud is it?": -35.0 LUFS, quiet, well below broadcast level (EBU R 128 ...)); else None.
+    """The measured value of the one quantity the question names, when it is a count ("how many people talk?") or a
+    level with a reading against stated references ("how loud is it?": -35.0 LUFS, quiet, well below broadcast
+    level (EBU R 128 ...)); else None. Other quantities (a duration) are worded by the LLM.
 
-    A small model given "-35.0 LUFS: quiet, well below broadcast level" has called the recording very loud.
+    A small model given "-35.0 LUFS: quiet, well below broadcast level" has called the recording very loud, and given
+    "Speakers: 1", written "Two people talk".
     """
-    found = [(named(question, q), e, q) for e in evidence if not e.error for q in e.quantities if q.reading]
+    found = [(named(question, q), e, q) for e in evidence if not e.error for q in e.quantities if q.reading or not q.unit]
     most = max((n for n, _, _ in found), default=0)
     chosen = [(e, q) for n, e, q in found if n and n == most]
     if len(chosen) != 1:
         return None
     e, q = chosen[0]
     value = f"{round(q.value, 1):g}{f' {q.unit}' if q.unit else ''}"
-    return Draft(text=f"The {e.tool} tool measured the {q.name}: {value}, {q.reading}.", answered_by="measured number")
+    reading = f", {q.reading}" if q.reading else ""
+    return Draft(text=f"The {e.tool} tool measured the {q.name}: {value}{reading}.", answered_by="measured number")
 
 
 def measured_open_answer(question: str, evidence: list[Evidence]) -> Draft | None:

@@ -428,6 +428,9 @@ def test_a_question_between_measured_values_is_answered_by_the_label(agent_with,
          "The loudness tool measured the loudness: -35 LUFS, quiet, well below broadcast level (EBU R 128: -23 LUFS)."),
         ("Is it loud?", None),  # a yes/no question: not answered with a reading here
         ("How long is it?", None),  # a duration has no reading: the LLM words it
+        ("What's that noise in the background?", "Applause. The sound_events tool measured the noise: Applause."),
+        ("What is the sound quality like?", None),
+        ("How many people talk?", "The diarization tool measured the number of speakers: 1."),
     ],
 )
 def test_an_open_question_about_a_measured_value_or_level_is_answered_from_it(question, reply):
@@ -439,6 +442,8 @@ def test_an_open_question_about_a_measured_value_or_level_is_answered_from_it(qu
         Evidence(step="s2", tool="sound_events", labels=["Speech", "Cattle", "cow", "Moo"], attribute=animal),
         Evidence(step="s3", tool="loudness", quantities=[Quantity(name="loudness", value=-35.04, unit="LUFS", terms=["how loud"], reading=quiet)]),
         Evidence(step="s4", tool="duration", quantities=[Quantity(name="duration", value=6.79, unit="s", terms=["long"])]),
+        Evidence(step="s5", tool="sound_events", named_values={"sound": "Applause", "noise": "Applause"}),
+        Evidence(step="s6", tool="diarization", quantities=[Quantity(name="number of speakers", value=1, unit="", terms=["people"])]),
     ]
     draft = None if asks_yes_or_no(question) else measured_open_answer(question, evidence)
     assert (draft.text if draft else None) == reply

@@ -83,6 +83,14 @@ def test_the_vocabulary_is_every_class_in_the_words_of_the_labels():
     assert "Cattle, bovinae" not in words and len(words) > 521  # synonyms apart: more names than classes
 
 
+def test_the_sound_named_outright_is_the_likeliest_specific_one_besides_speech():
+    background = [Label(label="Vehicle", score=0.95), Label(label="Rail transport", score=0.91), Label(label="Train", score=0.91)]
+    out = SoundEventsOutput(sounds=[Label(label="Speech", score=0.91)], background=background, events=[])
+    assert out.named_values() == {"sound": "Rail transport", "noise": "Rail transport"}
+    only_silence = SoundEventsOutput(sounds=[], background=[Label(label="Silence", score=0.99)], events=[])
+    assert only_silence.named_values() == {}
+
+
 def test_labels_name_the_animal_a_call_comes_from_likeliest_first():
     out = SoundEventsOutput(
         sounds=[Label(label="Dog", score=0.82), Label(label="Caterwaul", score=0.97), Label(label="Bleat", score=0.6)],

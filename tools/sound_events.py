@@ -122,6 +122,15 @@ class SoundEventsOutput(ToolOutput):
         names = [n for label, _ in likely for n in (label, *SOURCE.get(label, ()))]
         return _names(names)
 
+    def named_values(self) -> dict[str, str]:
+        """The likeliest sound besides speech, not a broad class (Animal, Vehicle) nor Silence: "what's that noise
+        in the background?" is answered with it."""
+        top = next((x.label for x in self.background if x.label not in UNCOUNTED and x.score > LABEL_SCORE), None)
+        if top is None:
+            return {}
+        name = _names([top])[0]
+        return {"sound": name, "noise": name}
+
     def vocabulary(self) -> list[str]:
         """Every sound the tagger can name, in the words `labels()` uses: a sound named in a question and missing from
         the labels was not heard."""
