@@ -129,10 +129,11 @@ def value_asked(question: str, evidence: list[Evidence]) -> Draft | None:
     Given "Cattle, bovinae (0.99), Moo (0.99)", a small model answered "which animal do you hear?" with "Sheep", and
     given an SNR beside "Applause (0.91)", "what's that noise?" with "the background is noisy".
     """
-    asked = [(a.name.rsplit(" ", 1)[-1], values[0], a.name, e.tool) for e in evidence for a, values in measured_attributes([e])]
-    asked += [(name, value, name, e.tool) for e in evidence if not e.error for name, value in e.named_values.items()]
-    for head, value, name, tool in asked:
-        if re.match(_ASKED_BY_NAME.format(head=re.escape(head)), question, re.I):
+    asked = [(a.name, values[0], e.tool) for e in evidence for a, values in measured_attributes([e])]
+    asked += [(name, value, e.tool) for e in evidence if not e.error for name, value in e.named_values.items()]
+    for name, value, tool in asked:
+        head = f"(?:{re.escape(name)}|{re.escape(name.rsplit(' ', 1)[-1])})"  # "the spoken language" or "the language"
+        if re.match(_ASKED_BY_NAME.format(head=head), question, re.I):
             return Draft(text=f"{value[:1].upper()}{value[1:]}. The {tool} tool measured the {name}: {value}.", answered_by="label match")
     return None
 

@@ -339,15 +339,15 @@ def test_a_yes_no_question_naming_the_measured_value_is_answered_by_the_label(ag
         ("Does the speaker sound like they are in a big hall with strong echo?",  # a value by another word
          "No. The reverberation tool measured reverberation: dry."),
         ("Is the speech dry?", "Yes. The reverberation tool measured reverberation: dry."),
-        ("Does the clip contain background noise, or is it clean?", "Yes. The signal_quality tool measured noise: noisy."),
-        ("Is the clip clean, or does it contain background noise?", "No. The signal_quality tool measured noise: noisy."),
+        ("Does the clip contain background noise, or is it clean?", "Yes. The signal_quality tool measured noise level: noisy."),
+        ("Is the clip clean, or does it contain background noise?", "No. The signal_quality tool measured noise level: noisy."),
     ],
 )
 def test_yes_or_no_from_the_labels(question, verdict):
     animal = Attribute(name="animal", values=["cat", "dog"])
     language = Attribute(name="spoken language", values=["English", "French"])
     room = Attribute(name="reverberation", values=["dry", "reverberant"], terms={"reverberant": ["echo"]})
-    noise = Attribute(name="noise", values=["clean", "noisy"], terms={"noisy": ["noise"]})
+    noise = Attribute(name="noise level", values=["clean", "noisy"], terms={"noisy": ["noise"]})
     evidence = [
         Evidence(step="s1", tool="sound_events", labels=["Rain", "Bark", "Dog"], attribute=animal,
                  vocabulary=["Rain", "Bark", "Dog", "Cat", "Music"]),
@@ -428,7 +428,9 @@ def test_a_question_between_measured_values_is_answered_by_the_label(agent_with,
          "The loudness tool measured the loudness: -35 LUFS, quiet, well below broadcast level (EBU R 128: -23 LUFS)."),
         ("Is it loud?", None),  # a yes/no question: not answered with a reading here
         ("How long is it?", None),  # a duration has no reading: the LLM words it
+        # the kind of noise, not its level, though an SNR was measured
         ("What's that noise in the background?", "Applause. The sound_events tool measured the noise: Applause."),
+        ("What is the noise level?", "Noisy. The signal_quality tool measured the noise level: noisy."),
         ("What is the sound quality like?", None),
         ("How many people talk?", "The diarization tool measured the number of speakers: 1."),
     ],
@@ -442,8 +444,9 @@ def test_an_open_question_about_a_measured_value_or_level_is_answered_from_it(qu
         Evidence(step="s2", tool="sound_events", labels=["Speech", "Cattle", "cow", "Moo"], attribute=animal),
         Evidence(step="s3", tool="loudness", quantities=[Quantity(name="loudness", value=-35.04, unit="LUFS", terms=["how loud"], reading=quiet)]),
         Evidence(step="s4", tool="duration", quantities=[Quantity(name="duration", value=6.79, unit="s", terms=["long"])]),
-        Evidence(step="s5", tool="sound_events", named_values={"sound": "Applause", "noise": "Applause"}),
-        Evidence(step="s6", tool="diarization", quantities=[Quantity(name="number of speakers", value=1, unit="", terms=["people"])]),
+        Evidence(step="s5", tool="signal_quality", labels=["noisy"], attribute=Attribute(name="noise level", values=["clean", "noisy"])),
+        Evidence(step="s6", tool="sound_events", named_values={"sound": "Applause", "noise": "Applause"}),
+        Evidence(step="s7", tool="diarization", quantities=[Quantity(name="number of speakers", value=1, unit="", terms=["people"])]),
     ]
     draft = None if asks_yes_or_no(question) else measured_open_answer(question, evidence)
     assert (draft.text if draft else None) == reply

@@ -107,7 +107,7 @@ class SignalQuality(ToolOutput):
         return ([self.noise] if self.noise else []) + (["clipped"] if self.clipped else [])
 
     def attribute(self) -> Attribute:
-        return Attribute(name="noise", values=["clean", "noisy"], terms={"noisy": ["noise"]})
+        return Attribute(name="noise level", values=["clean", "noisy"], terms={"noisy": ["noise"]})
 
     def quantities(self) -> list[Quantity]:
         if self.snr_db is None:
