@@ -9,11 +9,13 @@ from copilot.answer import Answer
 
 def render_answer(answer: Answer, trace: bool = False) -> str:
     """The answer, the evidence it rests on, and with ``trace`` the program, outputs and timings."""
-    lines = [f"Q: {answer.question}", f"A: {answer.text}"]
+    lines = [f"Q: {answer.question}"]
+    if answer.parts:  # a compound question: each part with its own answer, not the answers run together
+        lines += ["A:", *(f"  {n}. {part.question} {part.text}" for n, part in enumerate(answer.parts, 1))]
+    else:
+        lines.append(f"A: {answer.text}")
     if answer.choice:
         lines.append(f"Choice: {answer.choice}")
-    for n, part in enumerate(answer.parts, 1):
-        lines.append(f"  {n}. {part.question} -> {part.text}")
     lines.append("Evidence:")
     lines += [f"  [{e.tool}] {e.facts if not e.error else 'failed: ' + e.error}{' (cached)' if e.cached else ''}" for e in answer.evidence]
     if answer.trace.problems:

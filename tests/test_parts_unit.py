@@ -17,6 +17,7 @@ from copilot.planners.llm import LLMPlanner
 from copilot.program import Program, Step, merge, prefixed
 from copilot.questions import asks_per_speaker, parts
 from copilot.registry import Registry
+from copilot.render import render_answer
 from copilot.tool import ToolInput, ToolOutput, tool
 from tests.test_agent_unit import REGISTRY, ScriptedLLM, program
 
@@ -100,6 +101,8 @@ def test_each_part_is_planned_and_answered_from_its_own_steps(agent_with, audio)
     assert "Kind: loud" in second_answer and "Peak" not in second_answer
     assert "Question: How loud does it sound?" in second_answer
     assert [p.question for p in reply.program.parts] == ["What is the peak?", "How loud does it sound?"]
+    shown = render_answer(reply)
+    assert "A:\n  1. What is the peak? The peak is 0.80.\n  2. How loud does it sound? It is loud.\n" in shown
 
 
 def test_a_part_no_tool_measures_goes_back_to_the_planner_once_then_is_not_measured(agent_with, audio):
