@@ -236,6 +236,8 @@ class Copilot:
         the speaker say the word "tomato"?" to sound_events alone, "which facial expression goes with the speaker's
         emotion?" to asr alone, "when is the vet appointment?" to diarization, and "who speaks first, a man or a
         woman?" to gender on the whole clip. Steps added for ``part`` n are named p{n}..."""
+        if not self.planner.amended:
+            return program, []
         planned = {s.tool for s in program.steps}
         needed: list[tuple[str, str]] = []
         if "asr" in self.registry and "asr" not in planned:

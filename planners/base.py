@@ -45,6 +45,9 @@ class Planner(Protocol):
     """Writes programs and composes answers."""
 
     name: str
+    amended: bool
+    """Whether the agent adds the steps a question plainly needs to this planner's programs; a fixed cascade's
+    program is its definition, so it runs as written."""
 
     def plan(self, request: Request, registry: Registry, feedback: list[str], part: bool = False) -> Program:
         """A program for ``request``; ``feedback`` holds problems of the previous round to repair. For a ``part`` of a

@@ -16,7 +16,10 @@ CASCADES = {
 
 
 class FixedPlanner:
-    """Runs a given list of tools on the first clip (``all``: every single-clip tool) and answers with an LLM."""
+    """Runs a given list of tools on the first clip (``all``: every single-clip tool) and answers with an LLM; nothing
+    is added to that list, so a cascade measures what its name says."""
+
+    amended = False
 
     def __init__(self, tools: list[str], llm: LLM):
         self.tools = tools

@@ -170,6 +170,8 @@ def _picked(request: Request, reply: str) -> tuple[int, str]:
 class LLMPlanner:
     """Plans with an LLM held to the registry's program schema, and answers with the same LLM."""
 
+    amended = True
+
     def __init__(self, llm: LLM):
         self.llm = llm
         self.name = f"llm:{llm.name}"

@@ -13,6 +13,7 @@ from copilot.answer import Evidence, Request
 from copilot.audio import from_array
 from copilot.cache import ToolCache
 from copilot.numbers import NumberOption, nearest, read_option
+from copilot.planners.fixed import FixedPlanner
 from copilot.planners.grounding import measured_number, transcript_match
 from copilot.planners.llm import LLMPlanner
 from copilot.questions import asks_about_content, asks_what_is_said, quoted
@@ -389,3 +390,10 @@ def test_no_tool_is_added_when_the_need_is_served_or_not_named(agent_with, clips
     agent, _ = agent_with(program({"tool": planned, "args": {}}), json.dumps({"answer": "It is."}),
                           registry=Registry([asr, feelings, other_feelings]))
     assert agent.ask(clips, question).trace.amendments == []
+
+
+def test_a_fixed_cascade_runs_its_own_tools_and_nothing_the_question_names(clips):
+    llm = ScriptedLLM(json.dumps({"reasoning": "No transcript says it.", "answer": "(b) no"}))
+    agent = Copilot(FixedPlanner(["talkers"], llm), REGISTRY)
+    answer = agent.ask(clips, 'Does the speaker say "salad"? (a) yes (b) no')
+    assert [s.tool for s in answer.program.steps] == ["talkers"] and answer.trace.amendments == []
