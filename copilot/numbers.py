@@ -113,9 +113,7 @@ def comparison(question: str) -> Comparison | None:
 def compares(bound: NumberOption, quantity: Quantity) -> bool:
     """Whether a question's ``bound`` is on ``quantity``: its unit ("10 seconds" on a duration), or, for a count,
     a noun the quantity is named by ("one speaker" on the number of speakers)."""
-    if bound.unit is not None:
-        return bound.unit == quantity.unit
-    return not quantity.unit and bound.noun is not None and any(says(stems(bound.noun), term) for term in quantity.terms)
+    return (bound.unit is not None or bound.noun is not None) and fits(bound, quantity)
 
 
 def named(question: str, quantity: Quantity) -> int:
@@ -125,11 +123,16 @@ def named(question: str, quantity: Quantity) -> int:
     if not quantity.unit and not _COUNT.search(question):
         return 0
     said = stems(question)
-    closest = max((len(stems(term)) for term in quantity.terms if says(said, term)), default=0)
+    closest = closeness(said, quantity)
     if not closest and quantity.unit:
         spellings = [s for s, (unit, _) in UNITS.items() if unit == quantity.unit and len(s) > 2]
         closest = int(any(says(said, f"how many {spelling}") for spelling in spellings))
     return closest
+
+
+def closeness(said: list[str], quantity: Quantity) -> int:
+    """The words of the longest of ``quantity``'s terms that a text, given as its `stems`, says; 0 when it says none."""
+    return max((len(stems(term)) for term in quantity.terms if says(said, term)), default=0)
 
 
 def fits(option: NumberOption, quantity: Quantity) -> bool:

@@ -8,7 +8,7 @@ import json
 import re
 
 from copilot.answer import Evidence, Request, normalise
-from copilot.numbers import FIGURE, compares, comparison, fits, named, nearest, read_option
+from copilot.numbers import FIGURE, closeness, compares, comparison, fits, named, nearest, read_option
 from copilot.planners.base import Draft
 from copilot.questions import QUOTED, asks_what_is_said, quoted, speaker_asked
 from copilot.tool import Attribute
@@ -176,9 +176,9 @@ def yes_or_no_from_number(question: str, evidence: list[Evidence]) -> Draft | No
         return None
     said = stems(asked)
     found = [(e, q) for e in evidence if not e.error for q in e.quantities if compares(bound.bound, q)]
-    closeness = {id(q): max((len(stems(t)) for t in q.terms if says(said, t)), default=0) for _, q in found}
-    most = max(closeness.values(), default=0)
-    chosen = [(e, q) for e, q in found if closeness[id(q)] == most]
+    near = {id(q): closeness(said, q) for _, q in found}
+    most = max(near.values(), default=0)
+    chosen = [(e, q) for e, q in found if near[id(q)] == most]
     if len(chosen) != 1:
         return None
     e, q = chosen[0]

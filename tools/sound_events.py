@@ -134,7 +134,7 @@ class SoundEventsOutput(ToolOutput):
     def vocabulary(self) -> list[str]:
         """Every sound the tagger can name, in the words `labels()` uses: a sound named in a question and missing from
         the labels was not heard."""
-        return _names(class_names())
+        return list(_vocabulary())
 
     def attribute(self) -> Attribute:
         """Animals: "which item does this animal need?" links each option to an animal (litter box: cat), and the
@@ -155,6 +155,12 @@ def _model() -> tuple[ort.InferenceSession, tuple[str, ...]]:
     opts.add_session_config_entry("session.disable_quant_qdq", "1")
     session = ort.InferenceSession(str(_extract(folder / "YamNet_w8a8.onnx.zip", folder / "YamNet_w8a8")), opts)
     return session, class_names()
+
+
+@cache
+def _vocabulary() -> tuple[str, ...]:
+    """Every class name in the words of `SoundEventsOutput.labels`, worked out once: each sound_events step lists it."""
+    return tuple(_names(class_names()))
 
 
 @cache
