@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 
 from copilot.answer import Evidence, Request, normalise
 from copilot.numbers import FIGURE, closeness, compares, comparison, fits, named, nearest, read_option
 from copilot.planners.base import Draft
 from copilot.questions import QUOTED, asks_what_is_said, quoted, speaker_asked
-from copilot.tool import Attribute
+from copilot.tool import Attribute, Quantity
 from copilot.words import says, stems, where
 
 _YES_NO = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should)\b", re.I)
@@ -24,6 +25,24 @@ _ASKED_BY_NAME = (  # "which animal do you hear?", "what's that noise in the bac
     r"(?!\s+(?:quality|level|levels|volume|effects?|source|file|track|system|design|card|wave|pressure)\b)"
 )
 TRANSCRIPT_SHOWN = 240  # characters of the transcript quoted in a transcript-match answer
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A yes or no that a measurement gives, with the measurement that gives it."""
+
+    yes: bool
+    reason: str
+    answered_by: str
+
+    def draft(self) -> Draft:
+        """The verdict as an open answer: "Yes. <reason>"."""
+        return Draft(text=f"{'Yes' if self.yes else 'No'}. {self.reason}", answered_by=self.answered_by)
+
+    def pick(self, request: Request) -> Draft:
+        """The verdict as the yes or the no option of ``request``."""
+        index = [normalise(o) for o in request.options].index("yes" if self.yes else "no")
+        return Draft(text=f"{request.lettered[index]}. {self.reason}", choice=index, answered_by=self.answered_by)
 
 
 def for_the_speaker_asked(question: str, evidence: list[Evidence]) -> list[Evidence]:
@@ -51,7 +70,7 @@ def asks_yes_or_no(question: str) -> bool:
     return bool(_YES_NO.match(asked)) and not _ALTERNATIVES.search(asked)
 
 
-def yes_or_no_from_labels(question: str, evidence: list[Evidence]) -> Draft | None:
+def yes_or_no_from_labels(question: str, evidence: list[Evidence]) -> Verdict | None:
     """The verdict the tools' labels give when the question names one: yes for a sound heard ("is it raining?":
     Rain) or a closed-set property's measured value ("is the speaker female?": female; "is there an echo?":
     reverberant, through the attribute's `terms`), no for another value of that property ("is there a cat?" when
@@ -75,17 +94,16 @@ def yes_or_no_from_labels(question: str, evidence: list[Evidence]) -> Draft | No
             first = min(positions, key=positions.__getitem__)
             values = _values(e.attribute, e.labels)
             top = values[0] if values else None
-            verdict = "Yes" if top is not None and normalise(top) == first else "No"
             measured = f"{e.attribute.name}: {top}" if top else f"no {e.attribute.name}"
-            return Draft(text=f"{verdict}. The {e.tool} tool measured {measured}.", answered_by="label match")
+            return Verdict(top is not None and normalise(top) == first, f"The {e.tool} tool measured {measured}.", "label match")
     heard = next(((label, e) for e in evidence if not e.error for label in e.labels if says(said, label)), None)
     if heard is not None:
-        return Draft(text=f"Yes. The {heard[1].tool} tool measured {heard[0]}.", answered_by="label match")
+        return Verdict(True, f"The {heard[1].tool} tool measured {heard[0]}.", "label match")
     missing = next(((name, e) for e in evidence if not e.error for name in e.vocabulary if says(said, name)), None)
     if missing is not None:
         name, e = missing
         listed = ", ".join(e.labels[:5]) or "nothing"
-        return Draft(text=f"No. The {e.tool} tool did not detect {name}; it detected {listed}.", answered_by="label match")
+        return Verdict(False, f"The {e.tool} tool did not detect {name}; it detected {listed}.", "label match")
     return None
 
 
@@ -146,12 +164,10 @@ def measured_reading(question: str, evidence: list[Evidence]) -> Draft | None:
     A small model given "-35.0 LUFS: quiet, well below broadcast level" has called the recording very loud, and given
     "Speakers: 1", written "Two people talk".
     """
-    found = [(named(question, q), e, q) for e in evidence if not e.error for q in e.quantities if q.reading or not q.unit]
-    most = max((n for n, _, _ in found), default=0)
-    chosen = [(e, q) for n, e, q in found if n and n == most]
-    if len(chosen) != 1:
+    picked = _most_named([(named(question, q), e, q) for e in evidence if not e.error for q in e.quantities if q.reading or not q.unit])
+    if picked is None:
         return None
-    e, q = chosen[0]
+    e, q = picked
     value = f"{round(q.value, 1):g}{f' {q.unit}' if q.unit else ''}"
     reading = f", {q.reading}" if q.reading else ""
     return Draft(text=f"The {e.tool} tool measured the {q.name}: {value}{reading}.", answered_by="measured number")
@@ -163,7 +179,7 @@ def measured_open_answer(question: str, evidence: list[Evidence]) -> Draft | Non
     return alternative_from_labels(question, evidence) or value_asked(question, evidence) or measured_reading(question, evidence)
 
 
-def yes_or_no_from_number(question: str, evidence: list[Evidence]) -> Draft | None:
+def yes_or_no_from_number(question: str, evidence: list[Evidence]) -> Verdict | None:
     """Yes or no to a bound the question sets on a measured quantity ("is there more than one speaker?", "is it
     longer than 10 seconds?"), by arithmetic. None when the question sets no bound, or several, or negates, or when
     no measured quantity or two equally named ones fit the bound.
@@ -175,35 +191,31 @@ def yes_or_no_from_number(question: str, evidence: list[Evidence]) -> Draft | No
     if bound is None or _NEGATION.search(asked.replace(bound.text, " ")):
         return None
     said = stems(asked)
-    found = [(e, q) for e in evidence if not e.error for q in e.quantities if compares(bound.bound, q)]
-    near = {id(q): closeness(said, q) for _, q in found}
-    most = max(near.values(), default=0)
-    chosen = [(e, q) for e, q in found if near[id(q)] == most]
-    if len(chosen) != 1:
+    found = [(closeness(said, q), e, q) for e in evidence if not e.error for q in e.quantities if compares(bound.bound, q)]
+    picked = _most_named(found, unnamed=True)
+    if picked is None:
         return None
-    e, q = chosen[0]
+    e, q = picked
     holds = bound.holds(q.value)
     value = f"{round(q.value, 2):g}{f' {q.unit}' if q.unit else ''}"
-    text = f"{'Yes' if holds else 'No'}. The {e.tool} tool measured the {q.name}: {value}, {'' if holds else 'not '}{bound.text}."
-    return Draft(text=text, answered_by="measured number")
+    return Verdict(holds, f"The {e.tool} tool measured the {q.name}: {value}, {'' if holds else 'not '}{bound.text}.", "measured number")
 
 
-def measured_yes_or_no(question: str, evidence: list[Evidence]) -> Draft | None:
+def measured_yes_or_no(question: str, evidence: list[Evidence]) -> Verdict | None:
     """Yes or no as a measured label or number gives it, else None (`yes_or_no_from_labels`, `yes_or_no_from_number`)."""
     return yes_or_no_from_labels(question, evidence) or yes_or_no_from_number(question, evidence)
 
 
 def yes_no_option(request: Request, evidence: list[Evidence]) -> Draft | None:
     """The yes or the no option, when those are the options and a measured label or number gives the verdict."""
-    yes_no = [normalise(o) for o in request.options]
-    if sorted(yes_no) != ["no", "yes"]:
+    if not _offers_yes_and_no(request):
         return None
     verdict = measured_yes_or_no(request.question, evidence)
-    if verdict is None:
-        return None
-    word, reason = verdict.text.split(". ", 1)
-    index = yes_no.index(word.lower())
-    return Draft(text=f"{request.lettered[index]}. {reason}", choice=index, answered_by=verdict.answered_by)
+    return verdict.pick(request) if verdict else None
+
+
+def _offers_yes_and_no(request: Request) -> bool:
+    return sorted(normalise(o) for o in request.options) == ["no", "yes"]
 
 
 def transcript_match(request: Request, evidence: list[Evidence]) -> Draft | None:
@@ -214,8 +226,7 @@ def transcript_match(request: Request, evidence: list[Evidence]) -> Draft | None
 
     A small model given a transcript that holds the word has answered "no, it is not said".
     """
-    yes_no = [normalise(o) for o in request.options]
-    if request.options and sorted(yes_no) != ["no", "yes"]:
+    if request.options and not _offers_yes_and_no(request):
         return None
     phrases = quoted(request.question)
     unquoted = QUOTED.sub(" ", _asked(request.question))
@@ -232,11 +243,8 @@ def transcript_match(request: Request, evidence: list[Evidence]) -> Draft | None
         reason = f'No speech was recognised, so "{phrase}" is not said.'
     else:
         reason = f'The transcript {"says" if said else "does not say"} "{phrase}": "{shown}"'
-    verdict = "yes" if said else "no"
-    if not request.options:
-        return Draft(text=f"{verdict.capitalize()}. {reason}", answered_by="transcript match")
-    index = yes_no.index(verdict)
-    return Draft(text=f"{request.lettered[index]}. {reason}", choice=index, answered_by="transcript match")
+    verdict = Verdict(said, reason, "transcript match")
+    return verdict.pick(request) if request.options else verdict.draft()
 
 
 def measured_number(request: Request, evidence: list[Evidence]) -> Draft | None:
@@ -252,21 +260,29 @@ def measured_number(request: Request, evidence: list[Evidence]) -> Draft | None:
     options = [n for n in numbers if n is not None]
     if len(options) < len(numbers):
         return None
+    # "reverberation time" names RT60 more closely than "how long" a duration
     found = [(named(request.question, q), e, q) for e in evidence if not e.error for q in e.quantities]
-    found = [(n, e, q) for n, e, q in found if n and all(fits(o, q) for o in options)]
-    if not found:
+    picked = _most_named([(n, e, q) for n, e, q in found if all(fits(o, q) for o in options)])
+    if picked is None:
         return None
-    most = max(n for n, _, _ in found)  # "reverberation time" names RT60 more closely than "how long" a duration
-    chosen = {(q.name, q.value, q.unit): (e, q) for n, e, q in found if n == most}
-    if len(chosen) != 1:
-        return None
-    e, q = next(iter(chosen.values()))
+    e, q = picked
     index = nearest(options, q)
     if index is None:
         return None
     value = f"{round(q.value, 2):g}{f' {q.unit}' if q.unit else ''}"
     text = f"{request.lettered[index]}. The {e.tool} tool measured the {q.name}: {value}; the nearest option is {request.options[index]}."
     return Draft(text=text, choice=index, answered_by="measured number")
+
+
+def _most_named(found: list[tuple[int, Evidence, Quantity]], unnamed: bool = False) -> tuple[Evidence, Quantity] | None:
+    """The quantity a question names most closely, from (closeness, evidence, quantity) triples; the same measurement
+    given twice (by two steps) counts once. None when two differ at the top, or when none is named at all, unless
+    ``unnamed`` lets the only candidate stand (a bound that fits one quantity alone)."""
+    most = max((n for n, _, _ in found), default=0)
+    if not found or not (most or unnamed):
+        return None
+    chosen = {(q.name, q.value, q.unit): (e, q) for n, e, q in found if n == most}
+    return next(iter(chosen.values())) if len(chosen) == 1 else None
 
 
 def measured_attributes(evidence: list[Evidence]) -> list[tuple[Attribute, list[str]]]:

@@ -49,14 +49,15 @@ def choose(request: Request, evidence: list[Evidence], llm: LLM, part: bool = Fa
         text = f"{request.lettered[index]}. {reasoning}".strip()
         return Draft(text=text, choice=index, notes=notes)
     if asks_yes_or_no(request.question):
-        measured = transcript_match(request, evidence) or measured_yes_or_no(request.question, evidence)
-        if measured is not None:
-            return measured
+        if (said := transcript_match(request, evidence)) is not None:
+            return said
+        if (verdict := measured_yes_or_no(request.question, evidence)) is not None:
+            return verdict.draft()
         if not part:  # a two-option choice: reasoning first, then the held-to-schema verdict
-            verdict = choose(request.model_copy(update={"options": ["yes", "no"]}), evidence, llm)
-            reasoning = verdict.text.split(". ", 1)[1] if ". " in verdict.text else ""
-            text = f"{'Yes' if verdict.choice == 0 else 'No'}. {reasoning}".strip()
-            return Draft(text=text, answered_by=verdict.answered_by, notes=verdict.notes)
+            picked = choose(request.model_copy(update={"options": ["yes", "no"]}), evidence, llm)
+            reasoning = picked.text.split(". ", 1)[1] if ". " in picked.text else ""
+            text = f"{'Yes' if picked.choice == 0 else 'No'}. {reasoning}".strip()
+            return Draft(text=text, answered_by=picked.answered_by, notes=picked.notes)
     elif (measured := measured_open_answer(request.question, evidence)) is not None:
         return measured
     schema = prompts.PART_ANSWER_SCHEMA if part else prompts.ANSWER_SCHEMA

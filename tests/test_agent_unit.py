@@ -355,8 +355,8 @@ def test_yes_or_no_from_the_labels(question, verdict):
         Evidence(step="s3", tool="reverberation", labels=["dry"], attribute=room),
         Evidence(step="s4", tool="signal_quality", labels=["noisy"], attribute=noise),
     ]
-    draft = yes_or_no_from_labels(question, evidence)
-    assert (draft.text if draft else None) == verdict
+    found = yes_or_no_from_labels(question, evidence)
+    assert (found.draft().text if found else None) == verdict
 
 
 @pytest.mark.parametrize(
@@ -612,5 +612,9 @@ def test_a_question_about_one_speaker_by_order_is_answered_from_that_speakers_la
     gender = Attribute(name="gender", values=["male", "female"], terms={"male": ["man"], "female": ["woman"]})
     evidence = [Evidence(step="s1", tool="gender", labels=[], attribute=gender, by_speaker=[["male"], ["female"], []])]
     narrowed = for_the_speaker_asked(question, evidence)
-    draft = measured_yes_or_no(question, narrowed) if asks_yes_or_no(question) else measured_open_answer(question, narrowed)
+    if asks_yes_or_no(question):
+        verdict = measured_yes_or_no(question, narrowed)
+        draft = verdict.draft() if verdict else None
+    else:
+        draft = measured_open_answer(question, narrowed)
     assert (draft.text if draft else None) == reply
