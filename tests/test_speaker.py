@@ -110,3 +110,23 @@ def test_bad_pairings_are_refused(librivox):
 def test_both_clips_are_declared_for_the_planner():
     assert speaker_verification.input_model.clip_fields == ("audio", "other")
     assert {"other", "other_start", "other_end"} <= set(speaker_verification.spec()["input_schema"]["properties"])
+
+
+def test_the_threshold_benchmark_separates_two_voices_of_one_room(pyannote_sample, tmp_path):
+    import soundfile as sf
+
+    from copilot.benchmarks.speaker_threshold import separation
+
+    audio, _ = pyannote_sample
+    items = []
+    for name, turns in (("speaker90", A_TURNS), ("speaker91", B_TURNS)):
+        for start, end in turns:
+            for at in np.arange(start, end - 1.5, 1.5):  # 1.5 s pieces of each clean turn
+                path = tmp_path / f"{name}_{at:.2f}.wav"
+                sf.write(path, audio.samples[int(at * SAMPLE_RATE) : int((at + 1.5) * SAMPLE_RATE)], SAMPLE_RATE)
+                items.append({"audio": path.name, "speaker": name})
+    found = separation(tmp_path, items, per_speaker=10, same_label=None, seed=0)
+    scores = found["all"]
+    assert len(scores.same) and len(scores.other)
+    assert np.median(scores.same[:, 0]) > np.median(scores.other[:, 0])
+    assert "all" in scores.row("all") and "%" in scores.row("all")
