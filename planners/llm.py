@@ -29,10 +29,11 @@ MIN_FACTS = 400  # characters of measurements below which an answer is not worth
 
 
 def choose(request: Request, evidence: list[Evidence], llm: LLM, part: bool = False) -> Draft:
-    """The answer to ``request``: an option a tool's label names outright, else the LLM's constrained pick. For a
-    ``part`` of a compound question, the LLM first says whether the evidence bears on it at all, and a yes or no
-    that no label or transcript gives is written, not picked, so that it can say so. A question about one speaker
-    by order ("who speaks second?") is matched against that speaker's labels alone."""
+    """The answer to ``request``: an option a tool's label names outright, else the LLM's constrained pick, called
+    a guess when every step failed (told "only 0.0 s of speech in audio2", a small model reasoned "so the speakers
+    differ"). For a ``part`` of a compound question, the LLM first says whether the evidence bears on it at all, and
+    a yes or no that no label or transcript gives is written, not picked, so that it can say so. A question about
+    one speaker by order ("who speaks second?") is matched against that speaker's labels alone."""
     evidence = for_the_speaker_asked(request.question, evidence)
     if request.options:
         hit = match_option(request.options, [label for e in evidence for label in e.labels])
@@ -46,6 +47,10 @@ def choose(request: Request, evidence: list[Evidence], llm: LLM, part: bool = Fa
             return linked
         completion, notes = complete_fitted(llm, prompts.CHOICE_RULES, request, evidence, prompts.choice_schema(request), 160)
         index, reasoning = _picked(request, completion.text)
+        if evidence and all(e.error for e in evidence):  # the pick stands, but no reasoning from a failure passes for evidence
+            failures = "; ".join(dict.fromkeys(str(e.error) for e in evidence))
+            text = f"{request.lettered[index]}. A guess: no tool could measure this ({failures})."
+            return Draft(text=text, choice=index, answered_by="guess", notes=notes)
         text = f"{request.lettered[index]}. {reasoning}".strip()
         return Draft(text=text, choice=index, notes=notes)
     if asks_yes_or_no(request.question):

@@ -190,6 +190,22 @@ def test_a_step_that_finds_nothing_to_measure_is_answered_with_not_planned_again
     assert answer.text == "There is no voice in the clip."
 
 
+@pytest.mark.parametrize(
+    ("question", "reply", "expected"),
+    [
+        ("Is it the same voice throughout? (a) yes (b) no", {"reasoning": "No voice, so it differs.", "answer": "(b) no"},
+         "(b) no. A guess: no tool could measure this (no speech detected in audio1: voice needs a voice)."),
+        ("Is it the same voice throughout?", {"reasoning": "No voice, so it differs.", "answer": "(b) no"},
+         "No. A guess: no tool could measure this (no speech detected in audio1: voice needs a voice)."),
+    ],
+)
+def test_a_pick_when_every_step_failed_is_called_a_guess_not_reasoned_from_the_failure(agent_with, clips, question, reply, expected):
+    agent, _ = agent_with(program({"tool": "voice", "args": {}}), json.dumps(reply))
+    answer = agent.ask(clips, question)
+    assert answer.text == expected
+    assert answer.trace.answered_by == "guess"
+
+
 def test_a_fixable_failure_beside_a_finding_still_goes_back_to_the_planner(agent_with, clips):
     agent, llm = agent_with(
         program({"tool": "voice", "args": {}}, {"tool": "broken", "args": {}}),
