@@ -9,12 +9,12 @@ head alone where the rule finds no pitch, which the rule alone counts wrong). Ea
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from tqdm import tqdm
 
 from copilot.audio import load
+from copilot.benchmarks.adapters import read_jsonl
 from copilot.tools import gender
 from copilot.tools.speaker import speech_samples
 from copilot.tools.vad import speech_segments
@@ -24,7 +24,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, required=True, help="a SAKURA-format folder (items.jsonl)")
     args = p.parse_args()
-    items = [json.loads(line) for line in (args.data / "items.jsonl").read_text().splitlines() if line.strip()]
+    items = list(read_jsonl(args.data / "items.jsonl"))
     items = [i for i in items if i["track"] == "Gender" and i["hop"] == "single"]
     right = {"pitch": 0, "head": 0, "both": 0}
     for item in tqdm(items, unit="clip"):

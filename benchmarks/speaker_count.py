@@ -30,6 +30,7 @@ import numpy as np
 import soundfile as sf
 
 from copilot.audio import SAMPLE_RATE, load
+from copilot.benchmarks.adapters import read_jsonl
 from copilot.tools.diarization import diarize
 
 TASKS = ("SpeakerCounting", "MultiSpeakerDetection")
@@ -109,7 +110,7 @@ def main() -> None:
     args = p.parse_args()
     if args.make:
         make_set(args.data, args.make, args.seed)
-    items = [json.loads(line) for line in (args.data / "items.jsonl").read_text().splitlines() if line.strip()]
+    items = list(read_jsonl(args.data / "items.jsonl"))
     for task in TASKS:
         chosen = [i for i in items if i["task"] == task]
         if not chosen:

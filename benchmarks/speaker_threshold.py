@@ -13,7 +13,6 @@ threshold (for the pair's speech durations) rejects the same speaker and accepts
 from __future__ import annotations
 
 import argparse
-import json
 import random
 from collections import defaultdict
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from copilot.audio import SAMPLE_RATE, load
+from copilot.benchmarks.adapters import read_jsonl
 from copilot.errors import NothingToMeasure
 from copilot.tools.speaker import MIN_SPEECH, embed_speech, speech_of, threshold
 
@@ -92,7 +92,7 @@ def main() -> None:
     p.add_argument("--same-label", metavar="FIELD", help="score only pairs whose items agree on this field")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
-    items = [json.loads(line) for line in (args.data / "items.jsonl").read_text().splitlines() if line.strip()]
+    items = list(read_jsonl(args.data / "items.jsonl"))
     found = separation(args.data, items, args.per_speaker, args.same_label, args.seed)
     print("corpus       same: n, median   other: n, median   EER at cosine   tool's threshold: rejects same, accepts other")
     for corpus, scores in found.items():

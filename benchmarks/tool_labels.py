@@ -23,6 +23,7 @@ from tqdm import tqdm
 from copilot import backends
 from copilot.answer import match_option, split_options
 from copilot.audio import load
+from copilot.benchmarks.adapters import read_jsonl
 from copilot.errors import NothingToMeasure
 from copilot.registry import default_registry
 
@@ -44,7 +45,7 @@ def main() -> None:
     if args.backend:
         backends.select(args.family or args.tool, args.backend)
     tool = default_registry().get(args.tool)
-    items = [json.loads(line) for line in (args.data / "items.jsonl").read_text().splitlines() if line.strip()]
+    items = list(read_jsonl(args.data / "items.jsonl"))
     items = [i for i in items if i["track"] == args.track and i["hop"] == "single"]
     top: dict[str, list[bool]] = defaultdict(list)
     best: dict[str, list[bool]] = defaultdict(list)
