@@ -15,8 +15,9 @@ next round is planned by the LLM.
 An open question that asks several things ("How many people speak, and what is the sound behind them?") is split
 into its parts first, in code, where its questions join (`copilot.questions.parts`); each part is planned on its
 own, and a part that got no step goes back to the planner once, then stands as not measured. The parts' programs
-run as one (a step two parts share runs once), and the answer is composed part by part, each from its own steps' evidence, so that a small model neither
-drops a part of a long question nor states a measurement for a part that no tool measured.
+run as one (a step two parts share runs once), and the answer is composed part by part, each from its own steps'
+evidence, so that a small model neither drops a part of a long question nor states a measurement for a part that
+no tool measured.
 """
 
 from __future__ import annotations
