@@ -43,3 +43,10 @@ def where(said: list[str], phrase: str) -> int | None:
     if not wanted:
         return None
     return next((i for i in range(len(said) - len(wanted) + 1) if said[i : i + len(wanted)] == wanted), None)
+
+
+def akin(a: str, b: str) -> bool:
+    """Whether two stems are one word's, or one derives from the other: "type" and "type" (typing, typed), "laugh" and
+    "laughter"; a stem of under five letters derives nothing, so "cat" is not akin to "catch" nor "crow" to "crowd"."""
+    short, long = sorted((a, b), key=len)
+    return short == long or (len(short) >= 5 and long.startswith(short))

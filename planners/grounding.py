@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from copilot.answer import Evidence, Request, normalise
@@ -13,7 +14,7 @@ from copilot.numbers import FIGURE, closeness, compares, comparison, fits, named
 from copilot.planners.base import Draft
 from copilot.questions import QUOTED, asks_what_is_said, quoted, speaker_asked
 from copilot.tool import Attribute, Quantity
-from copilot.words import says, stems, where
+from copilot.words import akin, says, stems, where
 
 _YES_NO = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should)\b", re.I)
 _NEGATION = re.compile(r"\b(no|not|none|nothing|nobody|without|never|free)\b|n't\b", re.I)
@@ -98,6 +99,8 @@ def yes_or_no_from_labels(question: str, evidence: list[Evidence]) -> Verdict | 
             return Verdict(top is not None and normalise(top) == first, f"The {e.tool} tool measured {measured}.", "label match")
     heard = next(((label, e) for e in evidence if not e.error for label in e.labels if says(said, label)), None)
     if heard is not None:
+        if _presumed(asked, heard[0]):  # "is the speech clear?" asks about the speech, not whether there is any
+            return None
         return Verdict(True, f"The {heard[1].tool} tool measured {heard[0]}.", "label match")
     missing = next(((name, e) for e in evidence if not e.error for name in e.vocabulary if says(said, name)), None)
     if missing is not None:
@@ -105,6 +108,12 @@ def yes_or_no_from_labels(question: str, evidence: list[Evidence]) -> Verdict | 
         listed = ", ".join(e.labels[:5]) or "nothing"
         return Verdict(False, f"The {e.tool} tool did not detect {name}; it detected {listed}.", "label match")
     return None
+
+
+def _presumed(asked: str, label: str) -> bool:
+    """Whether a question takes the thing a label names as given and asks about it ("is the speech clear?"), rather
+    than asking whether it is there ("is there speech?")."""
+    return re.search(rf"\bthe\s+{re.escape(label.lower())}", asked.lower()) is not None
 
 
 def _named_values(said: list[str], attribute: Attribute) -> dict[str, int]:
@@ -216,6 +225,41 @@ def yes_no_option(request: Request, evidence: list[Evidence]) -> Draft | None:
 
 def _offers_yes_and_no(request: Request) -> bool:
     return sorted(normalise(o) for o in request.options) == ["no", "yes"]
+
+
+def option_named(request: Request, evidence: list[Evidence]) -> Draft | None:
+    """The one option that names a finding in its own words, when no option is a label itself: "keyboard typing" for
+    the tagger's Typing, "laughing" for Laughter, "barking" for Bark (`copilot.words.akin`: the finding's head word,
+    in any inflection or derivation). The likeliest finding that names any option decides, and it must name just one.
+
+    Given "Typing (1.00), Computer keyboard (0.95)", a small model chose "crying baby" over "keyboard typing".
+    """
+    said = [stems(option) for option in request.options]
+    for e, label in _findings(evidence):
+        head = stems(re.sub(r"\(.*?\)", " ", label))[-1:]
+        named = [i for i, words in enumerate(said) if head and any(akin(head[0], word) for word in words)]
+        if len(named) > 1:
+            return None
+        if named:
+            i = named[0]
+            return Draft(text=f"{request.lettered[i]}. The {e.tool} tool measured {label}.", choice=i, answered_by="label match")
+    return None
+
+
+def _findings(evidence: list[Evidence]) -> Iterator[tuple[Evidence, str]]:
+    """Each tool's labels, likeliest first, but of a closed set only its likeliest value: the rest are alternatives
+    it judged less likely ("happy" when the emotion measured is angry), not things it found."""
+    for e in evidence:
+        if e.error:
+            continue
+        values = {normalise(v) for v in e.attribute.values} if e.attribute else set()
+        seen = False
+        for label in e.labels:
+            if normalise(label) in values:
+                if seen:
+                    continue
+                seen = True
+            yield e, label
 
 
 def transcript_match(request: Request, evidence: list[Evidence]) -> Draft | None:

@@ -17,6 +17,7 @@ from copilot.planners.grounding import (
     measured_number,
     measured_open_answer,
     measured_yes_or_no,
+    option_named,
     transcript_match,
     yes_no_option,
 )
@@ -29,17 +30,21 @@ MIN_FACTS = 400  # characters of measurements below which an answer is not worth
 
 
 def choose(request: Request, evidence: list[Evidence], llm: LLM, part: bool = False) -> Draft:
-    """The answer to ``request``: an option a tool's label names outright, else the LLM's constrained pick, called
-    a guess when every step failed (told "only 0.0 s of speech in audio2", a small model reasoned "so the speakers
-    differ"). For a ``part`` of a compound question, the LLM first says whether the evidence bears on it at all, and
-    a yes or no that no label or transcript gives is written, not picked, so that it can say so. A question about
-    one speaker by order ("who speaks second?") is matched against that speaker's labels alone."""
+    """The answer to ``request``: an option a tool's label names, outright or in the option's own words, or that a
+    transcript or measured number decides, else the LLM's constrained pick, called a guess when every step failed
+    (told "only 0.0 s of speech in audio2", a small model reasoned "so the speakers differ"). For a ``part`` of a
+    compound question, the LLM first says whether the evidence bears on it at all, and a yes or no that no label or
+    transcript gives is written, not picked, so that it can say so. A question about one speaker by order ("who
+    speaks second?") is matched against that speaker's labels alone."""
     evidence = for_the_speaker_asked(request.question, evidence)
     if request.options:
         hit = match_option(request.options, [label for e in evidence for label in e.labels])
         if hit is not None:
             return Draft(text=request.lettered[hit], choice=hit, answered_by="label match")
-        grounded = transcript_match(request, evidence) or measured_number(request, evidence) or yes_no_option(request, evidence)
+        grounded = (
+            option_named(request, evidence) or transcript_match(request, evidence)
+            or measured_number(request, evidence) or yes_no_option(request, evidence)
+        )
         if grounded is not None:
             return grounded
         linked = link_options(request, evidence, llm) or choose_for_value(request, evidence, llm)

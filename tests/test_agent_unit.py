@@ -352,6 +352,7 @@ def test_a_yes_no_question_naming_the_measured_value_is_answered_by_the_label(ag
         ("Is the recording free of noise?", None),
         ("Is there music?", "No. The sound_events tool did not detect Music; it detected Rain, Bark, Dog."),
         ("Is there a violin?", None),  # a sound the tool cannot name: the LLM reads the facts
+        ("Is the rain heavy?", None),  # asks about the rain heard, not whether there is any
         ("Does the speaker sound like they are in a big hall with strong echo?",  # a value by another word
          "No. The reverberation tool measured reverberation: dry."),
         ("Is the speech dry?", "Yes. The reverberation tool measured reverberation: dry."),

@@ -8,8 +8,10 @@ from pathlib import Path
 import jiwer
 import pytest
 
+from copilot.answer import Evidence
 from copilot.audio import Audio, load
 from copilot.errors import ToolError
+from copilot.planners.grounding import Verdict, yes_or_no_from_labels
 from copilot.tools.asr import AsrOutput, asr, language_id, looks_like_loop
 from tests import corpora
 
@@ -81,7 +83,17 @@ def test_librivox_word_error_rate(librivox: list[tuple[str, str, Audio, AsrOutpu
     print(f"overall WER {overall:.3f}")
     assert overall <= 0.10
     assert all(out.language == "en" and out.language_probability > 0.9 for *_, out in librivox)
-    assert all(out.labels() == ["English"] for *_, out in librivox)
+    assert all(out.labels() == ["English", "Speech"] for *_, out in librivox)
+
+
+def _speech_verdict(out: AsrOutput) -> Verdict | None:
+    evidence = Evidence(step="s", tool="asr", labels=out.labels(), vocabulary=out.vocabulary())
+    return yes_or_no_from_labels("Is there human speech in this recording?", [evidence])
+
+
+def test_a_transcript_is_speech_heard(librivox: list[tuple[str, str, Audio, AsrOutput]]) -> None:
+    for name, *_, out in librivox:
+        assert _speech_verdict(out).draft().text == "Yes. The asr tool measured Speech.", name
 
 
 def test_word_timestamps_inside_clip_and_ordered(librivox: list[tuple[str, str, Audio, AsrOutput]]) -> None:
@@ -118,6 +130,7 @@ def test_no_speech_gives_empty_transcript(tmp_path: Path, kind: str) -> None:
     out = transcribe(audio)
     assert (out.text, out.segments, out.language, out.labels()) == ("", [], None, [])
     assert out.facts() == "Transcript: no speech recognised"
+    assert _speech_verdict(out).draft().text == "No. The asr tool did not detect Speech; it detected nothing."
     lid = language_id({}, {"audio1": audio})
     assert (lid.languages, lid.speech_seconds, lid.labels()) == ([], 0.0, [])
     assert lid.facts() == "Spoken language: none (no speech detected)"

@@ -14,12 +14,12 @@ from copilot.audio import from_array
 from copilot.cache import ToolCache
 from copilot.numbers import NumberOption, nearest, read_option
 from copilot.planners.fixed import FixedPlanner
-from copilot.planners.grounding import measured_number, transcript_match
+from copilot.planners.grounding import measured_number, option_named, transcript_match
 from copilot.planners.llm import LLMPlanner
 from copilot.questions import asks_about_content, asks_what_is_said, quoted
 from copilot.registry import Registry
 from copilot.render import render_answer
-from copilot.tool import Quantity, ToolInput, ToolOutput, tool
+from copilot.tool import Attribute, Quantity, ToolInput, ToolOutput, tool
 from tests.test_agent_unit import ScriptedLLM, program
 
 TRANSCRIPT = {"text": "I would like some tomatoes for the salad tonight."}
@@ -82,6 +82,17 @@ def asr(args: ToolInput, clips) -> Text:
 def sound_events(args: ToolInput, clips) -> Tags:
     """Which sounds are heard."""
     return Tags()
+
+
+class Noises(ToolOutput):
+    def labels(self) -> list[str]:
+        return ["Silence", "Typing", "Computer keyboard"]
+
+
+@tool()
+def noises(args: ToolInput, clips) -> Noises:
+    """Which noises are heard."""
+    return Noises()
 
 
 class Mood(ToolOutput):
@@ -397,3 +408,40 @@ def test_a_fixed_cascade_runs_its_own_tools_and_nothing_the_question_names(clips
     agent = Copilot(FixedPlanner(["talkers"], llm), REGISTRY)
     answer = agent.ask(clips, 'Does the speaker say "salad"? (a) yes (b) no')
     assert [s.tool for s in answer.program.steps] == ["talkers"] and answer.trace.amendments == []
+
+
+# e. an option that names a finding in its own words is the answer
+
+
+@pytest.mark.parametrize(("labels", "options", "picked"), [
+    (["Silence", "Typing", "Computer keyboard"], ["crying baby", "keyboard typing", "mouse click"], "Typing"),
+    (["Silence", "Laughter", "chicken"], ["church bells", "laughing", "crow"], "Laughter"),  # laughter: laugh
+    (["Animal", "Bark", "Dog"], ["Meowing", "Barking", "Mooing"], "Bark"),
+    (["Korean"], ["Japan", "South Korea"], "Korean"),
+    (["Water"], ["water drops", "pouring water", "rain"], None),  # names two options: not decided
+    (["Crow"], ["a crowd cheering", "church bells"], None),  # a short stem derives nothing: crow is not crowd
+])
+def test_an_option_naming_a_finding_in_its_own_words_is_the_answer(labels, options, picked):
+    evidence = [Evidence(step="s", tool="sound_events", labels=labels)]
+    draft = option_named(Request(question="Which sound is this?", options=options), evidence)
+    if picked is None:
+        assert draft is None
+    else:
+        assert draft.answered_by == "label match" and draft.text.endswith(f"The sound_events tool measured {picked}.")
+        assert picked.lower()[:4] in options[draft.choice].lower()
+
+
+def test_only_the_likeliest_value_of_a_closed_set_names_an_option():
+    emotion = Attribute(name="emotion", values=["angry", "happy", "sad"])
+    evidence = [Evidence(step="e", tool="emotion", labels=["angry", "happy", "sad"], attribute=emotion)]
+    request = Request(question="What might they say next?", options=["I can't contain my happiness", "Leave me alone"])
+    assert option_named(request, evidence) is None  # happy is what the tool judged less likely than angry
+    evidence[0].labels = ["happy", "angry", "sad"]
+    assert option_named(request, evidence).choice == 0
+
+
+def test_the_agent_answers_an_option_named_in_its_own_words_without_the_llm(agent_with, clips):
+    agent, llm = agent_with(program({"tool": "noises", "args": {}}), registry=Registry([noises]))
+    answer = agent.ask(clips, "Which sound is this? (a) crying baby (b) keyboard typing")
+    assert answer.choice == "(b) keyboard typing" and answer.trace.answered_by == "label match"
+    assert len(llm.prompts) == 1  # the plan alone

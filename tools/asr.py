@@ -81,9 +81,17 @@ class AsrOutput(ToolOutput):
         return f'Transcript ({self.language}{p}): "{self.text}"'
 
     def labels(self) -> list[str]:
-        if not self.language or (self.language_probability or 0) < LOW_CONFIDENCE:
+        """The language, when Whisper is sure of it, and Speech whenever words were recognised: Silero VAD gates the
+        transcription, so a transcript is speech heard."""
+        if not self.text:
             return []
-        return [LANGUAGES.get(self.language, self.language)]
+        if not self.language or (self.language_probability or 0) < LOW_CONFIDENCE:
+            return ["Speech"]
+        return [LANGUAGES.get(self.language, self.language), "Speech"]
+
+    def vocabulary(self) -> list[str]:
+        """An empty transcript is speech not heard: "is there speech in it?" is then answered no."""
+        return ["Speech"]
 
 
 class LanguageIdInput(SpanInput):
