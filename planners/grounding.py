@@ -236,8 +236,10 @@ def option_named(request: Request, evidence: list[Evidence]) -> Draft | None:
     """
     said = [stems(option) for option in request.options]
     for e, label in _findings(evidence):
-        head = stems(re.sub(r"\(.*?\)", " ", label))[-1:]
-        named = [i for i, words in enumerate(said) if head and any(akin(head[0], word) for word in words)]
+        words = stems(re.sub(r"\(.*?\)", " ", label))  # "Zipper (clothing)": the zipper
+        if not words:
+            continue
+        named = [i for i, option in enumerate(said) if any(akin(words[-1], word) for word in option)]
         if len(named) > 1:
             return None
         if named:
@@ -252,14 +254,9 @@ def _findings(evidence: list[Evidence]) -> Iterator[tuple[Evidence, str]]:
     for e in evidence:
         if e.error:
             continue
-        values = {normalise(v) for v in e.attribute.values} if e.attribute else set()
-        seen = False
-        for label in e.labels:
-            if normalise(label) in values:
-                if seen:
-                    continue
-                seen = True
-            yield e, label
+        values = [normalise(value) for value in _values(e.attribute, e.labels)] if e.attribute else []
+        unlikelier = set(values) - set(values[:1])
+        yield from ((e, label) for label in e.labels if normalise(label) not in unlikelier)
 
 
 def transcript_match(request: Request, evidence: list[Evidence]) -> Draft | None:
