@@ -9,7 +9,8 @@ A failed step or an invalid program goes back to the planner with the problems, 
 found nothing to measure (`NothingToMeasure`: no speech in the range) is a finding, not a problem to repair.
 A question about what is said always gets an asr step: code adds one to a program without it, and the trace says so.
 With a `PlanBook`, a question of a shape seen before runs the program kept for that shape, with no LLM call to plan
-it, and a program that ran without a failure is kept for its shape; a kept program that fails is forgotten, and the
+it (a question worded like several seen before borrows theirs, with the steps its own words plainly need added),
+and a program that ran without a failure is kept for its shape; a kept program that fails is forgotten, and the
 next round is planned by the LLM.
 
 An open question that asks several things ("How many people speak, and what is the sound behind them?") is split
@@ -26,6 +27,7 @@ import operator
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import replace
 from typing import Annotated, Any, TypedDict, cast
 
 from langgraph.graph import END, START, StateGraph
@@ -36,7 +38,7 @@ from copilot.answer import Answer, Evidence, PartAnswer, Request, Trace
 from copilot.cache import ToolCache
 from copilot.errors import CopilotError, NothingToMeasure
 from copilot.planners.base import Draft, Planner
-from copilot.plans import PlanBook
+from copilot.plans import Kept, PlanBook
 from copilot.program import Program, ProgramError, ProgramPart, Step, dependencies, merge, prefixed, resolve, validate
 from copilot.questions import asks_about_content, asks_per_speaker, asks_what_is_said, parts
 from copilot.registry import Registry, default_registry
@@ -59,6 +61,7 @@ class State(TypedDict, total=False):
     all_problems: Annotated[list[str], operator.add]
     amendments: Annotated[list[str], operator.add]
     reused: bool
+    reused_like: str | None  # the earlier question, worded otherwise, whose program was reused
     evidence: Annotated[dict[str, Evidence], _merge]
     timings: Annotated[dict[str, float], _merge]
     draft: Draft
@@ -117,6 +120,7 @@ class Copilot:
             notes=draft.notes,
             amendments=state.get("amendments", []),
             reused_plan=state.get("reused", False),
+            reused_like=state.get("reused_like"),
         )
         return Answer(
             question=question, text=draft.text, choice=choice, evidence=evidence, parts=state.get("part_answers", []),
@@ -141,10 +145,17 @@ class Copilot:
     def _plan(self, state: State) -> dict[str, Any]:
         started = time.perf_counter()
         round_ = len(state.get("rounds", [])) + 1
-        reused = self._reused(state) if round_ == 1 else None
-        if reused is not None:
-            timings = {f"plan.{round_}": round(time.perf_counter() - started, 3)}
-            return {"program": reused, "problems": [], "rounds": [reused], "reused": True, "timings": timings}
+        kept = self._reused(state) if round_ == 1 else None
+        amended: list[str]
+        if kept is not None:
+            program, amended = kept.program, []
+            if kept.like is not None:  # written for another wording: add what this one's words plainly need
+                program, amended = self._amend(program, state["request"], round_)
+            like = None if kept.like is None else f"{kept.like!r} (similarity {kept.similarity:.2f})"
+            return {
+                "program": program, "problems": [], "rounds": [program], "reused": True, "reused_like": like,
+                "amendments": amended, "timings": {f"plan.{round_}": round(time.perf_counter() - started, 3)},
+            }
         request = state["request"]
         asked = [] if request.options else parts(request.question)  # a multiple-choice question has one answer
         update: dict[str, Any] = {}
@@ -205,13 +216,14 @@ class Copilot:
                 problems += [f"part {n} ({question!r}): {p}" for p in feedback]
         return Program(), [], problems
 
-    def _reused(self, state: State) -> Program | None:
-        """The program kept for the question's shape, when there is one and it is valid for these clips."""
-        program = self.plans.find(state["request"]) if self.plans is not None else None
-        if program is None:
+    def _reused(self, state: State) -> Kept | None:
+        """The program kept for the question's shape or borrowed from questions worded like it, when there is one
+        and it is valid for these clips."""
+        kept = self.plans.find(state["request"]) if self.plans is not None else None
+        if kept is None:
             return None
         try:
-            return validate(program, self.registry, list(state["clips"]))
+            return replace(kept, program=validate(kept.program, self.registry, list(state["clips"])))
         except ProgramError:
             return None
 

@@ -77,6 +77,9 @@ class Trace(BaseModel):
         default_factory=list, description="steps code added to the planner's program, e.g. asr for a question about what is said"
     )
     reused_plan: bool = Field(False, description="the first round ran the program kept for an earlier question of this shape")
+    reused_like: str | None = Field(
+        None, description="when the reused program was written for a question worded otherwise: that question and how alike"
+    )
 
 
 class PartAnswer(BaseModel):

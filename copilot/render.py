@@ -24,6 +24,8 @@ def render_answer(answer: Answer, trace: bool = False) -> str:
         lines.append("Notes: " + "; ".join(answer.trace.notes))
     if trace:
         reused = ", the first reused from an earlier question of this shape" if answer.trace.reused_plan else ""
+        if answer.trace.reused_like:
+            reused = f", the first reused from the similar question {answer.trace.reused_like}"
         lines.append(f"Planner: {answer.trace.planner} ({len(answer.trace.rounds)} round(s){reused}); "
                      f"answered by {answer.trace.answered_by}")
         for i, program in enumerate(answer.trace.rounds, 1):

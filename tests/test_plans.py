@@ -15,11 +15,12 @@ from copilot.benchmarks.items import Result
 from copilot.benchmarks.report import render
 from copilot.cache import ToolCache
 from copilot.planners.llm import LLMPlanner
-from copilot.plans import PlanBook, portable, shape
+from copilot.plans import NEAREST, PlanBook, portable, shape
 from copilot.program import parse
 from copilot.registry import Registry
 from copilot.render import render_answer
-from tests.test_agent_unit import REGISTRY, ScriptedLLM, kind, peak, program
+from copilot.tool import ToolInput, tool
+from tests.test_agent_unit import REGISTRY, Kind, ScriptedLLM, kind, peak, program
 
 
 def request(question: str, options: list[str] | None = None, n_clips: int = 1) -> Request:
@@ -92,7 +93,7 @@ def test_a_kept_program_that_fails_is_planned_again_and_replaced(tmp_path, book,
     answer = copilot.ask(clips, asked.question)
     assert answer.trace.reused_plan and len(answer.trace.rounds) == 2  # the kept program, then the LLM's
     assert "broken" in answer.trace.problems[0]
-    assert [s.tool for s in book.find(asked).steps] == ["peak"]
+    assert [s.tool for s in book.find(asked).program.steps] == ["peak"]
 
 
 def test_programs_are_kept_per_planner_and_per_registry(tmp_path, book):
@@ -107,7 +108,7 @@ def test_a_damaged_row_is_planned_again(tmp_path, book, clips):
     asked = request("How loud is it?")
     book.keep(asked, parse({"steps": [{"tool": "peak"}]}))
     with sqlite3.connect(tmp_path / "cache.sqlite") as db:
-        db.execute("UPDATE plans SET program = 'not json'")
+        db.execute("UPDATE kept_programs SET program = 'not json'")
     assert book.find(asked) is None
     copilot, _ = agent(tmp_path, book, program({"tool": "peak"}), json.dumps({"answer": "0.8"}))
     assert not copilot.ask(clips, asked.question).trace.reused_plan and book.find(asked) is not None
@@ -122,3 +123,61 @@ def test_the_report_says_what_share_of_questions_reused_a_plan():
     text = render({"sakura": {"copilot[embedded]": [result(n, n % 4 != 0) for n in range(8)]}})
     assert "| system | items | prompt variants | errors | s / answer | plans reused | judge |" in text
     assert "| copilot[embedded] | 8 | 1 | 0 | – | 75% |" in text
+
+
+LOUDNESS = ["How loud is the loudest sample?", "What is the maximum loudness of the clip?", "How loud does the clip get at most?"]
+
+
+def test_a_question_worded_like_several_kept_ones_borrows_their_program(tmp_path, book, clips):
+    for question in LOUDNESS:  # the real MiniLM embeddings
+        book.keep(request(question), parse({"steps": [{"tool": "peak"}]}))
+    kept = book.find(request("How loud is this recording?"))
+    assert kept is not None and [s.tool for s in kept.program.steps] == ["peak"]
+    assert kept.like in {q.lower().rstrip("?") for q in LOUDNESS} and 0.5 <= kept.similarity < 1
+    assert book.find(request("Which language is spoken?")) is None  # like none of them
+    copilot, llm = agent(tmp_path, book, json.dumps({"answer": "0.8"}))
+    answer = copilot.ask(clips, "How loud is this recording?")
+    assert answer.trace.reused_plan and answer.trace.reused_like and len(llm.prompts) == 1  # the answer step alone
+    assert "reused from the similar question" in render_answer(answer, trace=True)
+    assert book.find(request("How loud is this recording?")).like is not None  # not kept as a program of its own
+
+
+def vectors(table: dict[str, list[float]]):
+    """An embedder that gives each question the unit vector listed for it."""
+    def embed(texts):
+        rows = np.array([table[t] for t in texts], np.float32)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    return embed
+
+
+def test_neighbours_that_disagree_or_are_too_few_or_too_far_lend_nothing(tmp_path):
+    near = {"a": [1, 0.1, 0], "b": [1, 0, 0.1], "c": [1, 0.1, 0.1], "new": [1, 0, 0], "far": [0, 0, 1]}
+    book = PlanBook("llm:scripted", REGISTRY, tmp_path / "cache.sqlite", embed=vectors(near))
+    book.keep(request("a"), parse({"steps": [{"tool": "peak"}]}))
+    book.keep(request("b"), parse({"steps": [{"tool": "peak"}]}))
+    assert NEAREST == 3 and book.find(request("new")) is None  # two neighbours are not evidence enough
+    book.keep(request("c"), parse({"steps": [{"tool": "kind"}]}))
+    assert book.find(request("new")) is None  # they disagree
+    book.keep(request("c"), parse({"steps": [{"tool": "peak"}]}))  # replaces its program
+    assert book.find(request("new")).program.steps[0].tool == "peak"
+    assert book.find(request("far")) is None  # too far from all three
+    assert book.find(request("new", ["x", "y"])) is None  # another kind of question: options, here
+
+
+@tool(serves=("loud or quiet",))
+def loudness(args: ToolInput, clips) -> Kind:
+    """Says whether the clip is loud or quiet."""
+    return Kind(kind="loud")
+
+
+def test_a_borrowed_program_gets_the_steps_its_own_words_need(tmp_path, clips):
+    near = {"how loud is it": [1, 0], "how loud is the clip": [1, 0.1], "how loud is this": [1, 0.05],
+            "how loud is it loud or quiet": [1, 0.02]}
+    registry = Registry([peak, loudness])
+    book = PlanBook("llm:scripted", registry, tmp_path / "cache.sqlite", embed=vectors(near))
+    for question in list(near)[:3]:
+        book.keep(request(question), parse({"steps": [{"tool": "peak"}]}))
+    copilot = Copilot(LLMPlanner(ScriptedLLM(json.dumps({"answer": "loud"}))), registry, ToolCache(tmp_path / "c.sqlite"), plans=book)
+    answer = copilot.ask(clips, "How loud is it, loud or quiet?")
+    assert answer.trace.reused_like is not None and [s.tool for s in answer.trace.rounds[0].steps] == ["peak", "loudness"]
+    assert any("loud or quiet" in note for note in answer.trace.amendments)

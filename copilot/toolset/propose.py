@@ -11,9 +11,9 @@
    object says what is recognised) are left out, with a few synonyms made one ("talker", "voice": speaker;
    "keyword", "term": word; "echo": reverberation; "estimate", "predict": measure). Phrases with the same words are
    one group; groups are then taken by size and each joins the first module whose founding words it shares at least
-   `SIMILAR` of (Jaccard), or founds a new one. This is deterministic and needs no model: no sentence-embedding
-   model ships with the project (all-MiniLM would be 90 MB more for a report), and a second LLM pass would have a
-   1.5B model sort a hundred phrases at once, more than it does reliably in a 4096-token context. The cost: what the
+   `SIMILAR` of (Jaccard), or founds a new one. This is deterministic and needs no model (grouping by the MiniLM
+   sentence embeddings that plan reuse uses, `copilot.sentences`, has not been tried here), and a second LLM pass would
+   have a 1.5B model sort a hundred phrases at once, more than it does reliably in a 4096-token context. The cost: what the
    word lists do not know stays apart ("classify as real or fake", "detect spoofing"). On ds-dev's 70 questions the
    lists took the modules from 42 to 30.
 3. **Map.** The LLM picks the one tool that carries each module out, or ``none``: held to a schema whose values are
