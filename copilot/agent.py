@@ -219,9 +219,10 @@ class Copilot:
     def _reused(self, state: State) -> Kept | None:
         """The program kept for the question's shape or borrowed from questions worded like it, when there is one
         and it is valid for these clips."""
-        kept = self.plans.find(state["request"]) if self.plans is not None else None
-        if kept is None:
-            return None
+        request = state["request"]
+        kept = self.plans.find(request) if self.plans is not None else None
+        if kept is None or (kept.like is not None and not request.options and len(parts(request.question)) > 1):
+            return None  # a compound question's parts are its own: it is planned part by part
         try:
             return replace(kept, program=validate(kept.program, self.registry, list(state["clips"])))
         except ProgramError:

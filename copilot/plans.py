@@ -13,7 +13,7 @@ A question worded anew borrows a program too, when it is worded like questions s
 nearest kept questions of its kind (clips and options as above), by the cosine of their MiniLM sentence
 embeddings, are all at least `SIMILAR` to it and their programs call the same tools, the nearest one's program
 runs. Three questions the planner wrote one program for, each close to this one, are the evidence; a lone
-neighbour is not. Measured by replaying two runs' kept programs in their order (SAKURA dev, ds-dev): this left
+neighbour is not. A compound question's program (one with parts) lends nothing: its parts are its own. Measured by replaying two runs' kept programs in their order (SAKURA dev, ds-dev): this left
 80 of SAKURA's 320 questions and 55 of ds-dev's 250 to the planner (157 and 88 with exact shapes alone), and where
 the borrowed program differed from the one the planner had written, it called a subset or a superset of the same
 tools (10 of 226), never other ones.
@@ -135,7 +135,7 @@ class PlanBook:
                 "SELECT words, program FROM kept_programs WHERE scope = ? AND kind = ?", (self._scope, _kind(request))
             ).fetchall()
         words = _words(request)
-        programs = [(text, p) for text, raw in rows if text != words and (p := _program(raw)) is not None]
+        programs = [(text, p) for text, raw in rows if text != words and (p := _program(raw)) is not None and not p.parts]
         if len(programs) < NEAREST:
             return None
         missing = [text for text in {words, *(text for text, _ in programs)} if text not in self._vectors]

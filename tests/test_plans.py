@@ -16,7 +16,7 @@ from copilot.benchmarks.report import render
 from copilot.cache import ToolCache
 from copilot.planners.llm import LLMPlanner
 from copilot.plans import NEAREST, PlanBook, portable, shape
-from copilot.program import parse
+from copilot.program import merge, parse
 from copilot.registry import Registry
 from copilot.render import render_answer
 from copilot.tool import ToolInput, tool
@@ -181,3 +181,17 @@ def test_a_borrowed_program_gets_the_steps_its_own_words_need(tmp_path, clips):
     answer = copilot.ask(clips, "How loud is it, loud or quiet?")
     assert answer.trace.reused_like is not None and [s.tool for s in answer.trace.rounds[0].steps] == ["peak", "loudness"]
     assert any("loud or quiet" in note for note in answer.trace.amendments)
+
+
+def test_a_compound_question_borrows_nothing_and_a_compound_program_lends_nothing(tmp_path, clips):
+    near = {"how loud is it": [1, 0], "how loud is the clip": [1, 0.1], "how loud is this": [1, 0.05],
+            "how loud is it and what kind is it": [1, 0.02], "how loud": [1, 0.03]}
+    book = PlanBook("llm:scripted", REGISTRY, tmp_path / "cache.sqlite", embed=vectors(near))
+    for question in list(near)[:3]:
+        book.keep(request(question), parse({"steps": [{"tool": "peak"}]}))
+    compound = request("How loud is it, and what kind is it?")
+    assert book.find(compound) is not None  # the book would lend it a program, but the agent plans it part by part
+    copilot, _ = agent(tmp_path, book)
+    assert copilot._reused({"request": compound, "clips": clips}) is None
+    book.keep(request("how loud is this"), merge([("How loud?", parse({"steps": [{"tool": "peak", "id": "p1s1"}]}))]))
+    assert book.find(request("how loud")) is None  # two plain neighbours are left
