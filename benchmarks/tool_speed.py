@@ -30,7 +30,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("audio", nargs="?", default="examples/meeting.wav")
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--llm", action="store_true", help="also load the embedded LLM, for the all-models memory figure")
+    parser.add_argument("--llm", action="store_true",
+                        help="also load the embedded LLM and the sentence embedder, for the all-models memory figure")
     args = parser.parse_args()
 
     source = load(args.audio).samples
@@ -59,6 +60,12 @@ def main() -> None:
         started = time.perf_counter()
         load_llm("embedded")
         print(f"| embedded LLM (load only) | {time.perf_counter() - started:.2f} | - | - | {rss_mb()[0]:.0f} |")
+        from copilot import sentences
+
+        started = time.perf_counter()
+        sentences.embed(["Which animal makes the sound heard in the clip?"])
+        print(f"| sentence embedder, plan reuse (load, one question) | {time.perf_counter() - started:.2f} | - | - "
+              f"| {rss_mb()[0]:.0f} |")
     current, peak = rss_mb()
     print(f"\nall models loaded: RSS {current:.0f} MB, peak {peak:.0f} MB")
 

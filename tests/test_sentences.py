@@ -37,4 +37,4 @@ def test_it_matches_the_reference_implementation():
         hidden = model(**batch).last_hidden_state
     mask = batch["attention_mask"][..., None]
     reference = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=1).numpy()
-    assert np.abs(sentences.embed(QUESTIONS) - reference).max() < 1e-4
+    assert np.abs(sentences.embed(QUESTIONS) - reference).max() < 1e-3  # float16 weights
