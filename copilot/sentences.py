@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import struct
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,19 +31,18 @@ _DTYPES = {"F32": np.float32, "I64": np.int64}
 _lock = threading.Lock()
 
 
-def read_safetensors(path: Path) -> dict[str, np.ndarray]:
-    """The tensors of a safetensors file: an 8-byte header length, a JSON header, then the raw little-endian data."""
+def read_safetensors(path: Path) -> Iterator[tuple[str, np.ndarray]]:
+    """The tensors of a safetensors file, one at a time: an 8-byte header length, a JSON header, then the raw
+    little-endian data."""
     with path.open("rb") as f:
         (length,) = struct.unpack("<Q", f.read(8))
         header = json.loads(f.read(length))
-        data = f.read()
-    tensors = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        start, end = info["data_offsets"]
-        tensors[name] = np.frombuffer(data[start:end], _DTYPES[info["dtype"]]).reshape(info["shape"])
-    return tensors
+        for name, info in header.items():
+            if name == "__metadata__":
+                continue
+            start, end = info["data_offsets"]
+            f.seek(8 + length + start)
+            yield name, np.frombuffer(f.read(end - start), _DTYPES[info["dtype"]]).reshape(info["shape"])
 
 
 class _Bert:
@@ -100,7 +99,7 @@ def _load() -> tuple[Tokenizer, _Bert]:
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     tokenizer.enable_truncation(MAX_TOKENS)
     tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-    weights = {k: torch.from_numpy(v.astype(np.float16)) for k, v in read_safetensors(folder / "model.safetensors").items()
+    weights = {k: torch.from_numpy(v.astype(np.float16)) for k, v in read_safetensors(folder / "model.safetensors")
                if k != "embeddings.position_ids"}
     return tokenizer, _Bert(weights, json.loads((folder / "config.json").read_text()))
 
