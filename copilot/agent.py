@@ -76,6 +76,12 @@ class StepInput(TypedDict):
     evidence: dict[str, Evidence]
 
 
+def _asked(request: Request) -> list[str]:
+    """The questions an open question joins, each planned and answered on its own; none for a multiple-choice
+    question, which has one answer."""
+    return [] if request.options else parts(request.question)
+
+
 class Copilot:
     """Answers questions about clips with a planner, the tool registry and a tool-output cache."""
 
@@ -146,18 +152,16 @@ class Copilot:
         started = time.perf_counter()
         round_ = len(state.get("rounds", [])) + 1
         kept = self._reused(state) if round_ == 1 else None
-        amended: list[str]
         if kept is not None:
-            program, amended = kept.program, []
-            if kept.like is not None:  # written for another wording: add what this one's words plainly need
-                program, amended = self._amend(program, state["request"], round_)
             like = None if kept.like is None else f"{kept.like!r} (similarity {kept.similarity:.2f})"
+            # written for another wording: add what this one's words plainly need
+            program, amended = (kept.program, []) if like is None else self._amend(kept.program, state["request"], round_)
             return {
                 "program": program, "problems": [], "rounds": [program], "reused": True, "reused_like": like,
                 "amendments": amended, "timings": {f"plan.{round_}": round(time.perf_counter() - started, 3)},
             }
         request = state["request"]
-        asked = [] if request.options else parts(request.question)  # a multiple-choice question has one answer
+        asked = _asked(request)
         update: dict[str, Any] = {}
         try:
             if len(asked) > 1:
@@ -221,7 +225,7 @@ class Copilot:
         and it is valid for these clips."""
         request = state["request"]
         kept = self.plans.find(request) if self.plans is not None else None
-        if kept is None or (kept.like is not None and not request.options and len(parts(request.question)) > 1):
+        if kept is None or (kept.like is not None and len(_asked(request)) > 1):
             return None  # a compound question's parts are its own: it is planned part by part
         try:
             return replace(kept, program=validate(kept.program, self.registry, list(state["clips"])))

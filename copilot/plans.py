@@ -13,10 +13,11 @@ A question worded anew borrows a program too, when it is worded like questions s
 nearest kept questions of its kind (clips and options as above), by the cosine of their MiniLM sentence
 embeddings, are all at least `SIMILAR` to it and their programs call the same tools, the nearest one's program
 runs. Three questions the planner wrote one program for, each close to this one, are the evidence; a lone
-neighbour is not. A compound question's program (one with parts) lends nothing: its parts are its own. Measured by replaying two runs' kept programs in their order (SAKURA dev, ds-dev): this left
-80 of SAKURA's 320 questions and 55 of ds-dev's 250 to the planner (157 and 88 with exact shapes alone), and where
-the borrowed program differed from the one the planner had written, it called a subset or a superset of the same
-tools (10 of 226), never other ones.
+neighbour is not. A compound question's program (one with parts) lends nothing: its parts are its own. Measured
+by replaying two runs' kept programs in their order (SAKURA dev, ds-dev): this left 80 of SAKURA's 320 questions
+and 55 of ds-dev's 250 to the planner (157 and 88 with exact shapes alone), and where the borrowed program differed
+from the one the planner had written, it called a subset or a superset of the same tools (10 of 226), never other
+ones.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ The network (BERT, 6 layers, 384 wide, 12 heads), its WordPiece tokenizer (the m
 read by `tokenizers`), mean pooling over the tokens and the final L2 norm match sentence-transformers' model, so
 a cosine between two embeddings is the model's sentence similarity. The weights are read from the model store's
 ``model.safetensors`` without the safetensors or transformers packages, neither of which the project needs
-otherwise, and kept in float16: embeddings move by under 0.001 from the float32 model's. Used to find questions worded like one seen before (`copilot.plans`).
+otherwise, and kept in float16: embeddings move by under 0.001 from the float32 model's. Used to find questions
+worded like one seen before (`copilot.plans`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 MODEL = "minilm"
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
+WIDTH = 384  # floats in an embedding
 _DTYPES = {"F32": np.float32, "I64": np.int64}
 _lock = threading.Lock()
 
@@ -75,12 +77,12 @@ class _Bert:
         x = w["embeddings.word_embeddings.weight"][ids].float() + w["embeddings.position_embeddings.weight"][positions].float()
         x = self._norm(x + w["embeddings.token_type_embeddings.weight"][0].float(), "embeddings.LayerNorm")
         blocked = (1.0 - mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
+
+        def split(t: torch.Tensor) -> torch.Tensor:
+            return t.view(batch, length, self.heads, -1).transpose(1, 2)
+
         for i in range(self.layers):
             at = f"encoder.layer.{i}"
-
-            def split(t: torch.Tensor) -> torch.Tensor:
-                return t.view(batch, length, self.heads, -1).transpose(1, 2)
-
             q, k, v = (split(self._linear(x, f"{at}.attention.self.{p}")) for p in ("query", "key", "value"))
             attended = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=blocked)
             attended = attended.transpose(1, 2).reshape(batch, length, -1)
@@ -105,13 +107,13 @@ def _load() -> tuple[Tokenizer, _Bert]:
 
 
 def embed(texts: Sequence[str]) -> np.ndarray:
-    """Unit-length sentence embeddings of ``texts``, one 384-d row each: their dot product is their similarity."""
+    """Unit-length sentence embeddings of ``texts``, one `WIDTH` row each: their dot product is their similarity."""
     import torch
 
+    if not texts:
+        return np.zeros((0, WIDTH), np.float32)
     with _lock:
         tokenizer, bert = _load()
-    if not texts:
-        return np.zeros((0, 384), np.float32)
     encoded = tokenizer.encode_batch(list(texts))
     ids = torch.tensor([e.ids for e in encoded])
     mask = torch.tensor([e.attention_mask for e in encoded])
