@@ -117,6 +117,7 @@ class PlanBook:
         self._lock = threading.Lock()
         self._embed = embed
         self._vectors: dict[str, np.ndarray] = {}
+        self._parsed: dict[str, Program | None] = {}  # kept programs as read, by their JSON: parsed once per book
 
     def _key(self, request: Request) -> str:
         return hashlib.sha256(f"{self._scope}\n{shape(request)}".encode()).hexdigest()
@@ -136,7 +137,7 @@ class PlanBook:
                 "SELECT words, program FROM kept_programs WHERE scope = ? AND kind = ?", (self._scope, _kind(request))
             ).fetchall()
         words = _words(request)
-        programs = [(text, p) for text, raw in rows if text != words and (p := _program(raw)) is not None and not p.parts]
+        programs = [(text, p) for text, raw in rows if text != words and (p := self._parse(raw)) is not None and not p.parts]
         if len(programs) < NEAREST:
             return None
         missing = [text for text in {words, *(text for text, _ in programs)} if text not in self._vectors]
@@ -148,7 +149,12 @@ class PlanBook:
         if similarity[nearest[-1]] < SIMILAR or len(tools) > 1:
             return None
         text, program = programs[nearest[0]]
-        return Kept(program, like=text, similarity=round(float(similarity[nearest[0]]), 3))
+        return Kept(program.model_copy(deep=True), like=text, similarity=round(float(similarity[nearest[0]]), 3))
+
+    def _parse(self, raw: str) -> Program | None:
+        if raw not in self._parsed:
+            self._parsed[raw] = _program(raw)
+        return self._parsed[raw]
 
     def keep(self, request: Request, program: Program) -> bool:
         """Keep ``program`` for ``request``'s shape, replacing any kept before; False when it depends on the clip."""

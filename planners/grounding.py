@@ -331,6 +331,13 @@ def measured_attributes(evidence: list[Evidence]) -> list[tuple[Attribute, list[
     return [(e.attribute, values) for e in evidence if e.attribute and not e.error and (values := _values(e.attribute, e.labels))]
 
 
+def attribute_named(question: str, evidence: list[Evidence]) -> tuple[Attribute, list[str]] | None:
+    """The measured closed-set attribute ``question`` names, with its values heard, likeliest first: by its head noun,
+    since a question about the "spoken language" may just say "the language"."""
+    said = stems(question)
+    return next(((a, values) for a, values in measured_attributes(evidence) if says(said, a.name.rsplit(" ", 1)[-1])), None)
+
+
 def _values(attribute: Attribute, labels: list[str]) -> list[str]:
     """The ``labels`` that are values of ``attribute``, likeliest first: "Cat", not "Animal" or "Silence"."""
     known = {normalise(value) for value in attribute.values}

@@ -11,6 +11,7 @@ from copilot.planners import prompts
 from copilot.planners.base import LLM, Completion, Draft
 from copilot.planners.grounding import (
     asks_yes_or_no,
+    attribute_named,
     for_the_speaker_asked,
     ground_numbers,
     measured_attributes,
@@ -23,7 +24,6 @@ from copilot.planners.grounding import (
 )
 from copilot.program import Program, ProgramError, parse
 from copilot.registry import Registry
-from copilot.words import says, stems
 
 FIT_ATTEMPTS = 4  # answer prompts tried, each with the measurements cut shorter, before the question fails
 MIN_FACTS = 400  # characters of measurements below which an answer is not worth composing
@@ -122,17 +122,18 @@ def _smaller_budget(exc: ContextOverflow, facts: int, prompt_chars: int, max_tok
 
 def link_options(request: Request, evidence: list[Evidence], llm: LLM) -> Draft | None:
     """The option that goes with the likeliest measured value of a closed-set attribute (Spätzle with German), when
-    exactly one option goes with it.
+    exactly one option goes with it. The attribute is the one the question names, else the first measured: with
+    gender measured first, "which scenario fits the speaker's emotion?" is still linked by emotion.
 
     A small model recalls "Spätzle: German" far more reliably than it reasons from "German" to the right option.
     """
     distinct = {normalise(option) for option in request.options}
     if len(distinct) < len(request.options) or distinct == {"yes", "no"}:
         return None
-    linkable = measured_attributes(evidence)
-    if not linkable:
+    linkable = attribute_named(request.question, evidence) or next(iter(measured_attributes(evidence)), None)
+    if linkable is None:
         return None
-    attribute, values = linkable[0]
+    attribute, values = linkable
     messages = [
         {"role": "system", "content": prompts.LINK_RULES.format(name=attribute.name)},
         {"role": "user", "content": prompts.link_user(request)},
@@ -157,12 +158,10 @@ def choose_for_value(request: Request, evidence: list[Evidence], llm: LLM) -> Dr
     Handed every label ("Crow (1.00), Bird vocalization (0.82) ..."), a small model reasons from the labels ("bird
     song: an insectivore"); told "the animal: crow", it recalls what a crow eats.
     """
-    said = stems(request.question)
-    # by its head noun: a question about the "spoken language" may just say "the language"
-    named = [(a, values) for a, values in measured_attributes(evidence) if says(said, a.name.rsplit(" ", 1)[-1])]
-    if not named:
+    named = attribute_named(request.question, evidence)
+    if named is None:
         return None
-    attribute, values = named[0]
+    attribute, values = named
     messages = [
         {"role": "system", "content": prompts.VALUE_RULES.format(name=attribute.name)},
         {"role": "user", "content": prompts.value_user(request, attribute, values[0])},

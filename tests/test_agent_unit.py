@@ -521,6 +521,15 @@ def test_evidence_whose_labels_hold_none_of_its_values_leaves_the_link_to_the_ne
     assert draft.choice == 0 and "gender female" in draft.text
 
 
+def test_options_link_to_the_attribute_the_question_names_not_the_first_measured():
+    gender = Evidence(step="g", tool="gender", labels=["female"], attribute=Attribute(name="gender", values=["male", "female"]))
+    emotion = Evidence(step="e", tool="emotion", labels=["angry", "sad"], attribute=Attribute(name="emotion", values=["angry", "sad"]))
+    llm = ScriptedLLM(json.dumps({"Throwing a plate": "angry", "Crying at a funeral": "sad"}))
+    request = Request(question="Which scenario fits the speaker's emotion?", options=["Crying at a funeral", "Throwing a plate"])
+    draft = link_options(request, [gender, emotion], llm)
+    assert draft.choice == 1 and "goes with the emotion angry" in draft.text
+
+
 class SmallContextLLM:
     """An LLM whose context holds ``context`` tokens of four characters each, refusing longer prompts as
     llama.cpp does (with the counts) or as a server that gives none; ``plan`` is its first reply."""

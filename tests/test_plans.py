@@ -164,6 +164,15 @@ def test_neighbours_that_disagree_or_are_too_few_or_too_far_lend_nothing(tmp_pat
     assert book.find(request("new", ["x", "y"])) is None  # another kind of question: options, here
 
 
+def test_a_borrowed_program_is_the_borrowers_own_to_change(tmp_path):
+    near = {"a": [1, 0.1, 0], "b": [1, 0, 0.1], "c": [1, 0.1, 0.1], "new": [1, 0, 0]}
+    book = PlanBook("llm:scripted", REGISTRY, tmp_path / "cache.sqlite", embed=vectors(near))
+    for question in "abc":
+        book.keep(request(question), parse({"steps": [{"tool": "peak"}]}))
+    book.find(request("new")).program.steps.append(parse({"steps": [{"tool": "kind"}]}).steps[0])
+    assert [s.tool for s in book.find(request("new")).program.steps] == ["peak"]
+
+
 @tool(serves=("loud or quiet",))
 def loudness(args: ToolInput, clips) -> Kind:
     """Says whether the clip is loud or quiet."""
