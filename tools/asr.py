@@ -46,7 +46,7 @@ MAX_COMPRESSION_RATIO = 2.4
 MAX_TOKENS_PER_SECOND = 20
 LOW_CONFIDENCE = 0.5
 LABEL_PROBABILITY = 0.1  # language_id's labels go down to this: an unsure top language is still the best guess
-whisper_lock = threading.Lock()  # one Whisper call at a time: the ASR tools and the heads' encoder share the model
+whisper_lock = threading.Lock()  # one Whisper call at a time: the ASR tools share the model
 
 
 class AsrInput(SpanInput):

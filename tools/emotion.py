@@ -62,6 +62,7 @@ from pydantic import BaseModel, Field
 from copilot import backends
 from copilot.audio import SAMPLE_RATE, Audio
 from copilot.errors import NothingToMeasure
+from copilot.manifest import HEADS
 from copilot.tool import Attribute, Clips, SpanInput, ToolOutput, tool
 
 MIN_SPEECH = 0.5  # seconds of speech needed for any guess
@@ -228,14 +229,14 @@ def load_prosody(path: None) -> EmotionModel:
 def load_head(path: Path | None) -> EmotionModel:
     """The default emotion backend: the project's emotion head (or the head file at ``path``), and the prosody
     rule for ranges with less speech than the head was trained on."""
-    from copilot.heads.features import encoder
+    from copilot.heads.features import encoder_for
     from copilot.heads.head import load, recorded_sha256
     from copilot.heads.store import shipped_head
     from copilot.heads.tools import classify
     from copilot.tools.vad import speech_segments
 
     head = shipped_head("emotion") if path is None else load(path, recorded_sha256(path))
-    enc = encoder(head.meta.encoder)
+    enc = encoder_for(head)
 
     def run(audio: Audio) -> EmotionOutput:
         if sum(s.duration for s in speech_segments(audio)) < HEAD_MIN_SPEECH:
@@ -249,7 +250,8 @@ def load_head(path: Path | None) -> EmotionModel:
     return run
 
 
-@tool(version="2", serves=("emotion", "feel", "mood"))
+# the shipped head's hash in the version: outputs cached before a retraining are not read after it
+@tool(version=f"3-{HEADS['emotion'][:12]}", serves=("emotion", "feel", "mood"))
 def emotion(args: SpanInput, clips: Clips) -> EmotionOutput:
     """Recognise the emotion in the speaker's voice (neutral, happy, sad, angry, fear, disgust), with a probability for each.
 

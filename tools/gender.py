@@ -38,6 +38,7 @@ from pydantic import BaseModel, Field
 
 from copilot.audio import SAMPLE_RATE, Audio
 from copilot.errors import NothingToMeasure
+from copilot.manifest import HEADS
 from copilot.tool import Attribute, Clips, SpanInput, ToolOutput, tool
 from copilot.tools.diarization import diarize
 from copilot.tools.speaker import speech_samples
@@ -131,12 +132,12 @@ def head_p_female(speech: np.ndarray) -> float | None:
     """The shipped gender head's probability that ``speech`` (samples, silence removed) is a woman's voice; None
     when there is too little speech for its encoder."""
     from copilot.audio import from_array
-    from copilot.heads.features import encoder
+    from copilot.heads.features import encoder_for
     from copilot.heads.store import shipped_head
 
     head = shipped_head("gender")
     try:
-        features = encoder(head.meta.encoder).extract(from_array(speech))
+        features = encoder_for(head).extract(from_array(speech))
     except NothingToMeasure:
         return None
     return float(head.probabilities(features)[head.meta.labels.index("female")])
@@ -163,7 +164,8 @@ def _where(args: GenderInput, audio: Audio) -> str:
     return f"{args.audio} ({audio.offset:.2f}-{audio.offset + audio.duration:.2f} s)"
 
 
-@tool(version="2", serves=("gender", "man or woman", "male or female"))
+# the shipped head's hash in the version: outputs cached before a retraining are not read after it
+@tool(version=f"3-{HEADS['gender'][:12]}", serves=("gender", "man or woman", "male or female"))
 def gender(args: GenderInput, clips: Clips) -> GenderOutput:
     """Perceived gender (male or female) of the voice, from its pitch (median F0 against 159 Hz) and its
     voice quality (a classifier learned from acted speech), joined.

@@ -20,17 +20,19 @@ import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from copilot import backends
 from copilot.audio import SAMPLE_RATE, Audio
 from copilot.cache import open_table
 from copilot.config import Settings
-from copilot.errors import NothingToMeasure
+from copilot.errors import ModelError, NothingToMeasure
 from copilot.tool import Segment
+
+if TYPE_CHECKING:
+    from copilot.heads.head import Head
 
 MIN_SPEECH = 0.3  # seconds of detected speech a speech encoder needs
 WHISPER_FRAME = 0.02  # seconds per Whisper encoder frame
@@ -58,36 +60,14 @@ def _speech(audio: Audio) -> list[Segment]:
     return segments
 
 
-@cache
-def _own_whisper() -> object:
-    from copilot.tools.asr import load_faster_whisper
-
-    return load_faster_whisper(None)
-
-
-def _whisper() -> object:
-    """Whisper base from the model store: the ASR tools' own instance when they run it, else a second one."""
-    choice = backends.active("asr")
-    if choice.backend == "faster-whisper" and choice.path is None:
-        return backends.load("asr")
-    return _own_whisper()
-
-
 def whisper_frames(audio: Audio) -> np.ndarray:
-    """Whisper base's encoder output for the clip, (frames, 512), one frame every 20 ms."""
-    import ctranslate2
+    """Whisper base's encoder output for the clip, (frames, 512), one frame every 20 ms: float32, the same on
+    every CPU (`copilot.heads.whisper_encoder`), computed in 30 s pieces."""
+    from copilot.heads.whisper_encoder import encode
 
-    from copilot.tools.asr import whisper_lock
-
-    model = _whisper()
-    pieces = []
-    for start in range(0, max(len(audio.samples), 1), WHISPER_CHUNK):
-        chunk = audio.samples[start : start + WHISPER_CHUNK]
-        with whisper_lock:
-            mel = model.feature_extractor(chunk)[:, :-1]  # type: ignore[attr-defined]
-            out = model.model.encode(ctranslate2.StorageView.from_array(mel[None].astype(np.float32)), to_cpu=True)  # type: ignore[attr-defined]
-        pieces.append(np.array(out)[0])
-    return np.concatenate(pieces)
+    samples = audio.samples
+    return np.concatenate([encode(samples[start : start + WHISPER_CHUNK])
+                           for start in range(0, max(len(samples), 1), WHISPER_CHUNK)])
 
 
 def _whisper_features(audio: Audio) -> np.ndarray:
@@ -118,7 +98,7 @@ def _yamnet_features(audio: Audio) -> np.ndarray:
 ENCODERS = {
     e.name: e
     for e in [
-        Encoder("whisper-base", "1", "Whisper base encoder, mean and std over the speech frames", 1024, _whisper_features),
+        Encoder("whisper-base", "2", "Whisper base encoder (float32), mean and std over the speech frames", 1024, _whisper_features),
         Encoder("ge2e", "1", "GE2E speaker embedding of the speech (mean of 1.6 s windows)", 256, _ge2e_features),
         Encoder("yamnet", "1", "YAMNet's 521 AudioSet scores, mean and max over the whole clip", 1042, _yamnet_features),
     ]
@@ -131,6 +111,16 @@ def encoder(name: str) -> Encoder:
         return ENCODERS[name]
     except KeyError:
         raise ValueError(f"unknown encoder {name!r}; encoders: {', '.join(ENCODERS)}") from None
+
+
+def encoder_for(head: Head) -> Encoder:
+    """The encoder whose features ``head`` reads; a head trained on another version of them is a `ModelError`,
+    since its weights would be applied to features they were not fitted to."""
+    enc = encoder(head.meta.encoder)
+    if head.meta.encoder_version != enc.version:
+        raise ModelError(f"head {head.name!r} was trained on {enc.name} features version {head.meta.encoder_version}; "
+                         f"this copilot computes version {enc.version}: train it again with copilot learn")
+    return enc
 
 
 class FeatureCache:

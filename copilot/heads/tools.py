@@ -8,7 +8,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from copilot.errors import ModelError
-from copilot.heads.features import encoder
+from copilot.heads.features import encoder_for
 from copilot.heads.head import Head
 from copilot.heads.store import HeadFile, installed, trained
 from copilot.tool import Attribute, Clips, SpanInput, Tool, ToolOutput
@@ -61,7 +61,7 @@ def describe(head: Head) -> str:
 def head_tool(ref: HeadFile) -> Tool:
     """The tool that runs the head in ``ref`` on a clip or a range of it."""
     head = ref.load()
-    enc = encoder(head.meta.encoder)
+    enc = encoder_for(head)
 
     def run(args: SpanInput, clips: Clips) -> HeadOutput:
         scores = classify(head, enc.extract(args.clip(clips)))
