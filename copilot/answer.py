@@ -9,9 +9,11 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from copilot.program import Program
+from copilot.questions import check_length
 from copilot.tool import Attribute, Quantity
 
-_OPTION = re.compile(r"\(([a-z])\)\s*(.+?)(?=\s*\([a-z]\)\s|\s*\([a-z]\)$|$)", re.S)
+_LETTER = re.compile(r"\(([a-z])\)\s*")  # opens an option
+_NEXT_LETTER = re.compile(r"\([a-z]\)(?=\s|\Z)")  # ends the option before it, with the spaces before it
 
 
 class Request(BaseModel):
@@ -23,7 +25,9 @@ class Request(BaseModel):
 
     @classmethod
     def from_text(cls, question: str, clips: dict[str, float], options: list[str] | None = None) -> Request:
-        """A request whose options, when not given, are read from ``(a) ... (b) ...`` inside the question."""
+        """A request whose options, when not given, are read from ``(a) ... (b) ...`` inside the question; a question
+        over the length limit is refused (`check_length`) before it is read."""
+        check_length(question)
         if options is None:
             stem, options = split_options(question)
             question = stem if options else question
@@ -111,11 +115,39 @@ def split_options(question: str) -> tuple[str, list[str]]:
     first = re.search(r"\(a\)\s", question + " ")
     if not first:
         return question, []
-    options = [text.strip().rstrip(".;,") for _, text in _OPTION.findall(question[first.start() :])]
-    letters = [letter for letter, _ in _OPTION.findall(question[first.start() :])]
+    found = _lettered(question[first.start() :])
+    options = [text.strip().rstrip(".;,") for _, text in found]
+    letters = [letter for letter, _ in found]
     if len(options) < 2 or letters != list(string.ascii_lowercase[: len(letters)]):
         return question, []
     return question[: first.start()].strip(), options
+
+
+def _lettered(text: str) -> list[tuple[str, str]]:
+    """Each ``(x) option`` in ``text``, as (letter, option), left to right. An option starts after its letter and the
+    spaces that follow it (at the last of them when nothing else does) and ends at the spaces before the next letter
+    that a space or the end follows, else at the end of ``text`` (before a last newline). A scan with one search for
+    each letter and no pattern that could backtrack, so its time grows with the length of ``text``, not its square."""
+    found: list[tuple[str, str]] = []
+    pos = 0
+    while letter := _LETTER.search(text, pos):
+        start = letter.end()
+        if start == len(text):
+            if start == letter.end(1) + 1:  # nothing after the letter: no option
+                break
+            start -= 1
+        end = _option_end(text, start + 1)
+        found.append((letter.group(1), text[start:end]))
+        pos = end
+    return found
+
+
+def _option_end(text: str, lo: int) -> int:
+    """Where the option that runs to at least ``lo`` ends: before the spaces before the next letter, else at the end."""
+    following = _NEXT_LETTER.search(text, lo)
+    if following:
+        return lo + len(text[lo : following.start()].rstrip())
+    return len(text) - 1 if text.endswith("\n") and len(text) - 1 >= lo else len(text)
 
 
 def normalise(text: str) -> str:

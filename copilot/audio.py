@@ -15,6 +15,11 @@ from copilot.errors import AudioError
 from copilot.files import sha256_file
 
 SAMPLE_RATE = 16_000
+# A rate below 1 kHz (no voice left) or above 192 kHz (studio masters) is a damaged or hostile header: resampling
+# rate r to 16 kHz builds a filter of about 20 * r / gcd(r, 16000) taps, 2 billion for 100 MHz.
+MIN_RATE, MAX_RATE = 1_000, 192_000
+MAX_CHANNELS = 64  # 7.1.4 surround has 12 channels, 6th-order ambisonics 49; each one is decoded before the mix
+_BLOCK = 1 << 20  # samples (frames x channels) read from soundfile at a time
 # mp3 goes to PyAV: libsndfile's mpg123 prints warnings straight to stderr on damaged files
 _SOUNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".au"}
 
@@ -56,15 +61,20 @@ def from_array(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Audio:
     """An `Audio` from samples in memory (frames x channels, or mono), e.g. for tests and the server."""
     data = np.asarray(samples, dtype=np.float32)
     channels = 1 if data.ndim == 1 else data.shape[1]
+    _check_format(sample_rate, channels, None)
     digest = hashlib.sha256(data.tobytes() + str(sample_rate).encode()).hexdigest()
-    return _finish(data, sample_rate, channels, digest, None, max_duration=float("inf"))
+    return _finish(data if data.ndim == 1 else data.mean(axis=1), sample_rate, channels, digest, None)
 
 
 def load(path: str | Path, max_duration: float | None = None) -> Audio:
     """Decode ``path`` (wav, flac, ogg, mp3 by soundfile; any other format or video by PyAV).
 
     Raises `AudioError` with a one-line message for a missing, empty, undecodable,
-    silent-by-absence (zero samples) or too long file.
+    silent-by-absence (zero samples) or too big file: a sample rate or channel count outside the limits above, or
+    more than ``max_duration`` seconds (default: the ``max_duration`` setting) of samples. The length is counted as
+    the samples are decoded, and decoding stops as soon as it passes the limit, whatever the header claims; each
+    block is mixed to mono as it comes, so decoding holds at most ``max_duration`` seconds of mono samples at the
+    source rate (twice that while they are joined), never all the channels.
     """
     path = Path(path)
     limit = Settings.from_env().max_duration if max_duration is None else max_duration
@@ -78,35 +88,68 @@ def load(path: str | Path, max_duration: float | None = None) -> Audio:
         digest = sha256_file(path)
     except OSError as exc:
         raise AudioError(f"cannot read {path}: {exc.strerror or exc}") from None
-    data, rate, channels = None, 0, 0
-    if path.suffix.lower() in _SOUNDFILE_SUFFIXES:
-        try:
-            info = sf.info(path)
-            _check_length(info.frames / info.samplerate, limit, path)  # before decoding a huge file
-            data, rate = sf.read(path, dtype="float32", always_2d=True)
-            channels = data.shape[1]
-        except (sf.LibsndfileError, RuntimeError):
-            data = None  # a misnamed file: let FFmpeg try
-    if data is None:
-        data, rate, channels = _decode_av(path, limit)
-    return _finish(data, rate, channels, digest, path, limit)
+    decoded = _decode_soundfile(path, limit) if path.suffix.lower() in _SOUNDFILE_SUFFIXES else None
+    mono, rate, channels = decoded or _decode_av(path, limit)
+    return _finish(mono, rate, channels, digest, path)
 
 
-def _finish(data: np.ndarray, rate: int, channels: int, digest: str, path: Path | None, max_duration: float) -> Audio:
-    frames = data.shape[0]
-    where = f": {path}" if path else ""
-    if frames == 0:
-        raise AudioError(f"audio has no samples (zero length){where}")
-    duration = frames / rate
-    _check_length(duration, max_duration, path)
-    mono = data if data.ndim == 1 else data.mean(axis=1)
-    return Audio(_resample(mono.astype(np.float32), rate), duration, rate, channels, digest, path)
+def _finish(mono: np.ndarray, rate: int, channels: int, digest: str, path: Path | None) -> Audio:
+    if len(mono) == 0:
+        raise AudioError(f"audio has no samples (zero length){_where(path)}")
+    return Audio(_resample(mono.astype(np.float32), rate), len(mono) / rate, rate, channels, digest, path)
 
 
-def _check_length(seconds: float, limit: float, path: Path | None) -> None:
+def _where(path: Path | None) -> str:
+    return f": {path}" if path else ""
+
+
+def _too_big(found: str, limit: str, path: Path | None, hint: str = "") -> AudioError:
+    """The one wording of every way a file can be too big to decode."""
+    return AudioError(f"audio is {found}, above the {limit} limit{hint}{_where(path)}")
+
+
+def _check_format(rate: int, channels: int, path: Path | None) -> None:
+    """Refuse a sample rate or channel count outside the limits before anything is decoded."""
+    if rate > MAX_RATE:
+        raise _too_big(f"sampled at {rate} Hz", f"{MAX_RATE} Hz", path)
+    if channels > MAX_CHANNELS:
+        raise _too_big(f"in {channels} channels", f"{MAX_CHANNELS} channel", path)
+    if rate < MIN_RATE or channels < 1:
+        raise AudioError(
+            f"audio of {channels} channels at {rate} Hz is not a format the copilot decodes "
+            f"(1 to {MAX_CHANNELS} channels at {MIN_RATE} to {MAX_RATE} Hz){_where(path)}"
+        )
+
+
+def _check_length(seconds: float, limit: float, path: Path | None, at_least: bool = False) -> None:
+    """Refuse ``seconds`` of audio over ``limit``: a length a header claims, or (``at_least``) the part decoded so far."""
     if seconds > limit:
-        where = f": {path}" if path else ""
-        raise AudioError(f"audio is {seconds:.1f} s long, above the {limit:.0f} s limit (raise SPEECH_COPILOT_MAX_DURATION){where}")
+        found = f"at least {seconds:.2f} s long" if at_least else f"{seconds:.1f} s long"
+        raise _too_big(found, f"{limit:.0f} s", path, " (raise SPEECH_COPILOT_MAX_DURATION)")
+
+
+def _decode_soundfile(path: Path, limit: float) -> tuple[np.ndarray, int, int] | None:
+    """The file's samples mixed to mono, its rate and its channels; None when libsndfile cannot read it (a misnamed
+    file: FFmpeg may). The frame count the header claims is checked first, and the frames read are counted block by
+    block, so the limit holds whatever libsndfile makes of the header."""
+    try:
+        with sf.SoundFile(path) as file:
+            rate, channels = file.samplerate, file.channels
+            _check_format(rate, channels, path)
+            _check_length(file.frames / rate, limit, path)
+            chunks: list[np.ndarray] = []
+            frames = 0
+            while len(block := file.read(max(1, _BLOCK // channels), dtype="float32", always_2d=True)):
+                frames += len(block)
+                _check_length(frames / rate, limit, path, at_least=True)
+                chunks.append(block.mean(axis=1))
+    except (sf.LibsndfileError, RuntimeError):
+        return None
+    return _join(chunks), rate, channels
+
+
+def _join(chunks: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
 
 
 def _resample(mono: np.ndarray, rate: int) -> np.ndarray:
@@ -134,23 +177,30 @@ def _decode_av(path: Path, limit: float) -> tuple[np.ndarray, int, int]:
         if stream.codec_context is None or stream.codec_context.name is None:
             raise AudioError(f"no decoder for the audio codec in {path}")
         rate, channels = stream.codec_context.sample_rate, stream.codec_context.channels
+        _check_format(rate, channels, path)
         if stream.duration and stream.time_base:
-            _check_length(float(stream.duration * stream.time_base), limit, path)  # before decoding a huge file
+            _check_length(float(stream.duration * stream.time_base), limit, path)  # a claim: the frames are counted too
         chunks: list[np.ndarray] = []
+        frames = 0
         try:
             for frame in container.decode(stream):
                 array = frame.to_ndarray()
                 # planar formats are (channels, n); packed ones are (1, n * channels)
                 array = array.reshape(-1, channels) if not frame.format.is_planar else array.T
-                chunks.append(_to_float(array))
-        except av.error.FFmpegError as exc:
-            raise AudioError(f"cannot decode the {stream.codec_context.name} audio in {path}: {exc.strerror or exc}") from None
-    data = np.concatenate(chunks) if chunks else np.zeros((0, channels), np.float32)
-    if stream.duration and stream.time_base:
-        # encoders pad the last frame (AAC to 1024 samples); the container's duration says where the sound ends
-        padding = len(data) - round(stream.duration * stream.time_base * rate)
-        if 0 < padding < (stream.codec_context.frame_size or 0):
-            data = data[:-padding]
+                frames += len(array)
+                # past the limit even without the encoder's padding, which is trimmed below
+                _check_length((frames - (stream.codec_context.frame_size or 0)) / rate, limit, path, at_least=True)
+                chunks.append(np.ascontiguousarray(_to_float(array)).mean(axis=1))
+        except (av.error.FFmpegError, ValueError) as exc:  # ValueError: a sample format or layout numpy cannot take
+            reason = exc.strerror if isinstance(exc, av.error.FFmpegError) and exc.strerror else exc
+            raise AudioError(f"cannot decode the {stream.codec_context.name} audio in {path}: {reason}") from None
+        data = _join(chunks)
+        if stream.duration and stream.time_base:  # read while the container is open (PyAV 18 refuses after)
+            # encoders pad the last frame (AAC to 1024 samples); the container's duration says where the sound ends
+            padding = len(data) - round(stream.duration * stream.time_base * rate)
+            if 0 < padding < (stream.codec_context.frame_size or 0):
+                data = data[:-padding]
+    _check_length(len(data) / rate, limit, path)
     return data, rate, channels
 
 

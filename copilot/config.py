@@ -13,7 +13,9 @@ _VARIABLES = {
     "cache_dir": "SPEECH_COPILOT_CACHE",
     "model_dir": "SPEECH_COPILOT_MODEL_DIR",
     "max_duration": "SPEECH_COPILOT_MAX_DURATION",
+    "max_question_chars": "SPEECH_COPILOT_MAX_QUESTION",
     "heads_dir": "SPEECH_COPILOT_HEADS",
+    "cache_mb": "SPEECH_COPILOT_CACHE_MB",
 }
 
 
@@ -30,7 +32,7 @@ class Settings(BaseModel):
     """Where models and caches live and which limits apply.
 
     Every field has an environment variable: ``SPEECH_COPILOT_CACHE``,
-    ``SPEECH_COPILOT_MODEL_DIR``, ``SPEECH_COPILOT_MAX_DURATION``, ``SPEECH_COPILOT_HEADS`` and
+    ``SPEECH_COPILOT_MODEL_DIR``, ``SPEECH_COPILOT_MAX_DURATION``, ``SPEECH_COPILOT_MAX_QUESTION``, ``SPEECH_COPILOT_HEADS`` and
     ``SPEECH_COPILOT_ALLOW_NETWORK``.
     """
 
@@ -38,14 +40,18 @@ class Settings(BaseModel):
     model_dir: Path | None = Field(
         None, description="a folder holding model files or parts by name, tried before any package"
     )
-    max_duration: float = Field(3600.0, gt=0, description="longest input audio accepted, in seconds")
+    max_duration: float = Field(3600.0, gt=0, allow_inf_nan=False, description="longest input audio accepted, in seconds")
+    max_question_chars: int = Field(4000, gt=0, description="longest question accepted, in characters")
     heads_dir: Path | None = Field(None, description="where `copilot learn` writes heads (default: <cache_dir>/heads)")
     allow_network: bool = Field(False, description="allow downloads from model hubs (never needed by default)")
+    cache_mb: float = Field(500.0, gt=0, allow_inf_nan=False, description="largest size of the kept tool outputs, in MB")
 
     @classmethod
     def from_env(cls) -> Settings:
         env = os.environ
         values: dict[str, object] = {"allow_network": _truthy(env.get("SPEECH_COPILOT_ALLOW_NETWORK"))}
+        if env.get("SPEECH_COPILOT_CACHE_MB"):
+            values["cache_mb"] = env["SPEECH_COPILOT_CACHE_MB"]
         if env.get("SPEECH_COPILOT_CACHE"):
             values["cache_dir"] = Path(env["SPEECH_COPILOT_CACHE"]).expanduser()
         if env.get("SPEECH_COPILOT_MODEL_DIR"):
@@ -54,6 +60,8 @@ class Settings(BaseModel):
             values["heads_dir"] = Path(env["SPEECH_COPILOT_HEADS"]).expanduser()
         if env.get("SPEECH_COPILOT_MAX_DURATION"):
             values["max_duration"] = env["SPEECH_COPILOT_MAX_DURATION"]
+        if env.get("SPEECH_COPILOT_MAX_QUESTION"):
+            values["max_question_chars"] = env["SPEECH_COPILOT_MAX_QUESTION"]
         try:
             return cls.model_validate(values)
         except ValidationError as exc:

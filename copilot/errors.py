@@ -9,6 +9,10 @@ class AudioError(CopilotError):
     """An input file that is missing, empty, too long or not decodable audio."""
 
 
+class QuestionError(CopilotError):
+    """A question too long to read, or one that asks more things at once than the copilot answers in one go."""
+
+
 class ModelError(CopilotError):
     """A model file that cannot be assembled, or whose checksum is wrong."""
 

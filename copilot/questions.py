@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import itertools
 import re
+from bisect import bisect_right
 
-QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”|„([^“”]+)[“”]|‘([^’]+)’|«\s*([^»]+?)\s*»|(?<!\w)\'([^\']+)\'(?!\w)')
+from copilot.config import Settings
+from copilot.errors import QuestionError
+
+# each opening quote mark and the marks that close it; an apostrophe opens a quote only outside a word
+_CLOSERS = {'"': '"', "“": "”", "„": "“”", "‘": "’", "«": "»", "'": "'"}
+_OPENER = re.compile("[" + "".join(_CLOSERS) + "]")
+_WORD = re.compile(r"\w")
 _SAYING = re.compile(
     r"(?<!\byou )\b(say|says|said|saying|mention|mentions|mentioned|mentioning|pronounce|pronounces|pronounced|"
     r"pronouncing|utter|utters|uttered|uttering)\b"
@@ -24,10 +31,58 @@ _ABOUT_THE_AUDIO = re.compile(
 _TEXT_NOUN = re.compile(r"\b(terms?|phrases?|names?|expressions?|sentences?|keywords?)\b", re.I)
 
 
+def check_length(question: str, limit: int | None = None) -> None:
+    """Refuse a question longer than ``limit`` characters (default: the ``max_question_chars`` setting,
+    ``SPEECH_COPILOT_MAX_QUESTION``) with a `QuestionError`, before anything reads it. `Request.from_text` calls it,
+    so every question `Copilot.ask` takes is held to it; a server can call it before it decodes the clips. It bounds
+    what reading a question costs; it cannot tell a long question from a padded one."""
+    limit = Settings.from_env().max_question_chars if limit is None else limit
+    if len(question) > limit:
+        raise QuestionError(
+            f"the question is {len(question)} characters long, above the {limit} character limit "
+            "(raise SPEECH_COPILOT_MAX_QUESTION)"
+        )
+
+
 def quoted(question: str) -> list[str]:
     """The phrases ``question`` quotes ("the word "tomato"", 'the term 'ice cream''), in order. An apostrophe
     inside a word (the speaker's) opens no quote."""
-    return [next(g for g in m.groups() if g).strip() for m in QUOTED.finditer(question) if any(m.groups())]
+    return [question[start + 1 : end - 1].strip() for start, end in _quote_spans(question)]
+
+
+def unquoted(question: str) -> str:
+    """``question`` with each quote, marks included, replaced by a space: the asker's own words."""
+    pieces, last = [], 0
+    for start, end in _quote_spans(question):
+        pieces += [question[last:start], " "]
+        last = end
+    return "".join([*pieces, question[last:]])
+
+
+def _quote_spans(question: str) -> list[tuple[int, int]]:
+    """Where each quote is, from its opening mark to just after its closing one: left to right, a mark opens a quote
+    that its nearest closing mark ends, when they hold at least one character between them (and, for apostrophes,
+    neither touches a word outside). Each mark's positions are listed once and looked up by bisection, so an
+    unclosed mark repeated a hundred thousand times costs no more than one: no pattern that could backtrack."""
+    marks = {mark: [m.start() for m in re.finditer(re.escape(mark), question)] for mark in "\"”“’»'"}
+    spans: list[tuple[int, int]] = []
+    for opener in _OPENER.finditer(question):
+        start = opener.start()
+        if spans and start < spans[-1][1]:
+            continue  # inside the quote before
+        end = min((e for mark in _CLOSERS[opener.group()] if (e := _after(marks[mark], start)) is not None), default=None)
+        if end is None or end == start + 1:
+            continue
+        if opener.group() == "'" and (_WORD.match(question[start - 1 : start]) or _WORD.match(question, end + 1)):
+            continue
+        spans.append((start, end + 1))
+    return spans
+
+
+def _after(positions: list[int], start: int) -> int | None:
+    """The first of the sorted ``positions`` after ``start``, if any."""
+    i = bisect_right(positions, start)
+    return positions[i] if i < len(positions) else None
 
 
 def asks_what_is_said(question: str) -> bool:
@@ -57,12 +112,19 @@ _PER_SPEAKER = re.compile(
 )
 
 
+MAX_PARTS = 10  # a long compound question asks four or five things; a thousand parts would be a thousand LLM calls
+
+
 def parts(question: str) -> list[str]:
     """The questions ``question`` asks, in order, when it joins several with a comma, "and", a semicolon or a
     question mark before a question word or auxiliary ("How many people speak, and what is the sound behind
     them?"); just ``question`` otherwise ("What do they say about bread and butter?", "Who speaks first, a man or
     a woman?"). Each part keeps the asker's words, and one about another speaker takes what it leaves out from the
-    part before (`completed`)."""
+    part before (`completed`).
+
+    A question of more than `MAX_PARTS` parts is refused with a `QuestionError` that says how many it asks, not
+    answered in part: each part is planned and answered with LLM calls of its own, and an answer to the first ten of
+    forty questions would leave the asker to find out which were dropped."""
     cuts = [m.start() for m in _JOINED_QUESTION.finditer(question)]
     pieces = [question[a:b] for a, b in zip([0, *cuts], [*cuts, len(question)], strict=True)]
     found: list[str] = []
@@ -72,6 +134,11 @@ def parts(question: str) -> list[str]:
             found[-1] = f"{found[-1][:-1]} {text}?"
             continue
         found.append(f"{text[:1].upper()}{text[1:]}?")
+    if len(found) > MAX_PARTS:
+        raise QuestionError(
+            f"the question asks {len(found)} things at once, more than the {MAX_PARTS} one question may ask: "
+            "ask them as separate questions"
+        )
     found = [found[0], *(completed(before, part) for before, part in itertools.pairwise(found))]
     return found if len(found) > 1 else [question]
 

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from copilot.answer import Evidence, Request, normalise
 from copilot.numbers import FIGURE, closeness, compares, comparison, fits, named, nearest, read_option
 from copilot.planners.base import Draft
-from copilot.questions import QUOTED, asks_what_is_said, quoted, speaker_asked
+from copilot.questions import asks_what_is_said, quoted, speaker_asked, unquoted
 from copilot.tool import Attribute, Quantity
 from copilot.words import akin, says, stems, where
 
 _YES_NO = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should)\b", re.I)
 _NEGATION = re.compile(r"\b(no|not|none|nothing|nobody|without|never|free)\b|n't\b", re.I)
-_HOW_TO_ANSWER = re.compile(r",?\s*\b(?:yes\s+)?or\s+(?:not|no)\b", re.I)
+# ", or not", " yes or no"; it starts at a comma or at the first of the spaces, so a long run of spaces is tried once
+_HOW_TO_ANSWER = re.compile(r"(?:,|(?<![\s,]))\s*\b(?:yes\s+)?or\s+(?:not|no)\b", re.I)
 _ALTERNATIVES = re.compile(r"\bor\b", re.I)  # "a man or a woman?" asks which one
 _ABSENCE = re.compile(r"\b(absent|missing|lacks?|lacking|omit\w*|left out|excluded?)\b", re.I)
 _ASKED_BY_NAME = (  # "which animal do you hear?", "what's that noise in the background?"; not "what is the sound quality?"
@@ -270,8 +271,8 @@ def transcript_match(request: Request, evidence: list[Evidence]) -> Draft | None
     if request.options and not _offers_yes_and_no(request):
         return None
     phrases = quoted(request.question)
-    unquoted = QUOTED.sub(" ", _asked(request.question))
-    if len(phrases) != 1 or not asks_what_is_said(request.question) or _NEGATION.search(unquoted) or _ABSENCE.search(unquoted):
+    own_words = unquoted(_asked(request.question))
+    if len(phrases) != 1 or not asks_what_is_said(request.question) or _NEGATION.search(own_words) or _ABSENCE.search(own_words):
         return None
     heard = [e for e in evidence if e.tool == "asr" and not e.error and e.output is not None]
     if not heard or len({e.args.get("audio", "audio1") for e in heard}) > 1:

@@ -6,6 +6,7 @@ import os
 import struct
 import subprocess
 import sys
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -14,8 +15,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from copilot import cli
-from copilot.audio import SAMPLE_RATE, load
+from copilot import audio, cli
+from copilot.audio import MAX_CHANNELS, MAX_RATE, SAMPLE_RATE, from_array, load
+from copilot.errors import AudioError
 
 HZ = 440.0
 LEFT, RIGHT = 0.6, 0.2  # channel amplitudes of a stereo test sine: the mono mix has amplitude 0.4
@@ -249,7 +251,7 @@ def test_too_long_is_one_line(tmp_path: Path) -> None:
     assert "2.0 s" in line and "SPEECH_COPILOT_MAX_DURATION" in line
 
 
-@pytest.mark.parametrize("setting", ["ten", "0"])
+@pytest.mark.parametrize("setting", ["ten", "0", "inf"])
 def test_bad_max_duration_setting_is_one_line(tmp_path: Path, setting: str) -> None:
     path = tmp_path / "ok.wav"
     sf.write(path, sine(16000, 1.0, 1), 16000)
@@ -274,3 +276,107 @@ def test_unreadable_file_is_one_line(
     assert cli.main(["run", "duration", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and str(path) in err
+
+
+# Decode bombs: a file is bounded by what it decodes to, not by what its header claims
+
+
+def pcm_wav(path: Path, rate: int, channels: int, n_bytes: int) -> Path:
+    """A 16-bit PCM wav whose header claims ``rate`` and ``channels``, holding ``n_bytes`` of silence."""
+    fmt = struct.pack("<HHIIHH", 1, channels, rate, rate * 2 * channels, 2 * channels, 16)
+    data = bytes(n_bytes)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    return path
+
+
+def test_a_244_byte_wav_claiming_100_million_samples_a_second_is_one_line(tmp_path: Path) -> None:
+    # It passed every check and asked scipy for a 2-billion-tap resampling filter (14.9 GiB).
+    path = pcm_wav(tmp_path / "bomb.wav", 100_000_007, 1, 200)
+    assert path.stat().st_size == 244
+    run = copilot("run", "duration", path)
+    assert_one_line_error(run, "sampled at 100000007 Hz, above the 192000 Hz limit", str(path))
+    misnamed = path.rename(tmp_path / "bomb.mkv")  # FFmpeg's reading of the same header is held to the same limit
+    with pytest.raises(AudioError, match="sampled at 100000007 Hz, above the 192000 Hz limit"):
+        load(misnamed)
+
+
+@pytest.mark.parametrize("channels", [100, 2000])  # libsndfile reads 100; 2000 is past its own limit, so FFmpeg's
+def test_a_wav_claiming_too_many_channels_is_refused(tmp_path: Path, channels: int) -> None:
+    path = pcm_wav(tmp_path / "wide.wav", 16000, channels, 2 * channels * 10)
+    with pytest.raises(AudioError, match=f"in {channels} channels, above the {MAX_CHANNELS} channel limit"):
+        load(path)
+
+
+def test_rates_no_voice_survives_and_arrays_past_the_limits_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(AudioError, match="not a format the copilot decodes"):
+        load(pcm_wav(tmp_path / "slow.wav", 500, 1, 1000))
+    with pytest.raises(AudioError, match=f"above the {MAX_RATE} Hz limit"):
+        from_array(np.zeros(16000, np.float32), MAX_RATE + 1)
+    with pytest.raises(AudioError, match=f"above the {MAX_CHANNELS} channel limit"):
+        from_array(np.zeros((16000, MAX_CHANNELS + 1), np.float32))
+
+
+class CountingContainer:
+    """A PyAV container that counts the samples decoded from it."""
+
+    def __init__(self, container: av.container.InputContainer) -> None:
+        self.container, self.samples = container, 0
+
+    def __enter__(self) -> CountingContainer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.container.close()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.container, name)
+
+    def decode(self, stream: av.audio.stream.AudioStream) -> Iterator[av.AudioFrame]:
+        for frame in self.container.decode(stream):
+            self.samples += frame.samples
+            yield frame
+
+
+def test_an_mp3_whose_header_understates_its_length_stops_decoding_at_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 30 s of mp3 whose Xing/Info header says 100 frames (2.6 s): FFmpeg believes the header, and every frame used
+    # to be decoded before the length was checked.
+    data = bytearray(encode(tmp_path / "long.mp3", "mp3", 44100, 1, seconds=30.0).read_bytes())
+    tag = data.find(b"Info")
+    data[tag + 8 : tag + 12] = struct.pack(">I", 100)
+    path = tmp_path / "liar.mp3"
+    path.write_bytes(bytes(data))
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        assert float(stream.duration * stream.time_base) < 3  # the lie is believed
+    opened: list[CountingContainer] = []
+    real_open = av.open
+    monkeypatch.setattr(av, "open", lambda *a, **k: opened.append(CountingContainer(real_open(*a, **k))) or opened[-1])
+    with pytest.raises(AudioError, match=r"audio is at least 5\.\d\d s long, above the 5 s limit"):
+        load(path, max_duration=5)
+    assert 5 * 44100 < opened[0].samples < 6 * 44100  # stopped a frame past the limit, not at 30 s
+
+
+def test_channels_are_mixed_block_by_block_to_the_same_samples_in_bounded_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tracemalloc
+
+    from scipy.signal import resample_poly
+
+    path = tmp_path / "wide.wav"
+    rng = np.random.default_rng(34)
+    sf.write(path, rng.uniform(-0.5, 0.5, (10 * 48000, 32)).astype(np.float32), 48000, subtype="PCM_16")
+    data, _ = sf.read(path, dtype="float32", always_2d=True)  # 61 MB as float32
+    expected = resample_poly(data.mean(axis=1), 1, 3).astype(np.float32)
+    del data
+    tracemalloc.start()
+    decoded = load(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert np.array_equal(decoded.samples, expected) and decoded.channels == 32
+    assert peak < 25e6  # never the whole file's channels at once
+    monkeypatch.setattr(audio, "_BLOCK", 32 * 1000 + 7)  # many blocks of odd sizes: still the same samples
+    assert np.array_equal(load(path).samples, expected)
