@@ -7,6 +7,8 @@
 A failed step or an invalid program goes back to the planner with the problems, for at most
 ``max_rounds`` rounds; after that the agent answers from what it has and says what failed. A step that
 found nothing to measure (`NothingToMeasure`: no speech in the range) is a finding, not a problem to repair.
+A step fails alone, whatever its tool raised (its traceback goes to the log) and however long the tool hangs (its
+time limit counts from when it starts, and a tool past it is abandoned and frees its slot for the next step).
 A question about what is said always gets an asr step: code adds one to a program without it, and the trace says so.
 With a `PlanBook`, a question of a shape seen before runs the program kept for that shape, with no LLM call to plan
 it (a question worded like several seen before borrows theirs, with the steps its own words plainly need added),
@@ -23,10 +25,10 @@ no tool measured.
 
 from __future__ import annotations
 
+import logging
 import operator
+import sqlite3
 import time
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 from typing import Annotated, Any, TypedDict, cast
 
@@ -42,9 +44,11 @@ from copilot.plans import Kept, PlanBook
 from copilot.program import Program, ProgramError, ProgramPart, Step, dependencies, merge, prefixed, resolve, validate
 from copilot.questions import asks_about_content, asks_per_speaker, asks_what_is_said, parts
 from copilot.registry import Registry, default_registry
-from copilot.tool import Clips
+from copilot.tool_runner import StepTimeout, ToolRunner
+from copilot.tool import Clips, Tool, ToolOutput
 from copilot.words import says, stems
 
+log = logging.getLogger("copilot.agent")
 NO_STEP = "no step was planned: plan the tool whose measurements answer this part; plan no steps only if no tool measures it"
 
 
@@ -100,7 +104,7 @@ class Copilot:
         self.max_rounds = max_rounds
         self.step_timeout = step_timeout
         self.plans = plans
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tool")
+        self._runner = ToolRunner(slots=4)
         self.graph = self._build()
 
     def ask(self, clips: Clips, question: str, options: list[str] | None = None) -> Answer:
@@ -321,32 +325,56 @@ class Copilot:
         return ready or "review"
 
     def _run_step(self, state: StepInput) -> dict[str, Any]:
-        step, clips = state["step"], state["clips"]
-        tool = self.registry.get(step.tool)
+        """One step's evidence: what its tool measured, or its error, whatever the tool raised."""
+        step = state["step"]
         started = time.perf_counter()
         evidence = Evidence(step=step.id, tool=step.tool)
         try:
-            outputs = {sid: e.output or {} for sid, e in state["evidence"].items()}
-            args = tool.parse(resolve(step, outputs))
-            evidence.args = args.model_dump(mode="json", exclude_none=True)
-            key = self.cache.key(tool, args, clips)
-            cached = self.cache.get(key)
-            if cached is not None:
-                result = tool.output_model.model_validate(cached)
-                evidence.cached = True
-            else:
-                result = self._pool.submit(tool, args, clips).result(timeout=self.step_timeout)
-                self.cache.put(key, tool.name, result.model_dump(mode="json"))
-            evidence.output = result.model_dump(mode="json")
-            evidence.facts, evidence.labels, evidence.attribute = result.facts(), result.labels(), result.attribute()
-            evidence.quantities, evidence.by_speaker = result.quantities(), result.labels_by_speaker()
-            evidence.vocabulary, evidence.named_values = result.vocabulary(), result.named_values()
-        except FutureTimeout:
-            evidence.error = f"{step.tool} took longer than {self.step_timeout:.0f} s and was abandoned"
+            self._measure(step, state, evidence)
+        except StepTimeout:
+            evidence.error = f"{step.tool} took longer than {self.step_timeout:g} s and was abandoned"
         except CopilotError as exc:
             evidence.error, evidence.final = str(exc), isinstance(exc, NothingToMeasure)
+        except Exception as exc:  # a tool's own failure is its step's error: the other steps still answer
+            log.exception("step %r (%s) failed", step.id, step.tool)
+            evidence.error = internal_error(step.tool, exc)
         evidence.seconds = round(time.perf_counter() - started, 3)
         return {"evidence": {f"{state['round']}:{step.id}": evidence}, "timings": {f"step.{step.id}.{step.tool}": evidence.seconds}}
+
+    def _measure(self, step: Step, state: StepInput, evidence: Evidence) -> None:
+        """Fill ``evidence`` with the step's output: from the cache, else from running its tool in a slot of the
+        runner, where its time limit counts from when it starts."""
+        tool, clips = self.registry.get(step.tool), state["clips"]
+        outputs = {sid: e.output or {} for sid, e in state["evidence"].items()}
+        args = tool.parse(resolve(step, outputs))
+        evidence.args = args.model_dump(mode="json", exclude_none=True)
+        key = self.cache.key(tool, args, clips)
+        result = self._cached(tool, key)
+        evidence.cached = result is not None
+        if result is None:
+            result = self._runner.run(lambda: tool(args, clips), self.step_timeout)
+            self._store(key, tool.name, result)
+        evidence.output = result.model_dump(mode="json")
+        evidence.facts, evidence.labels, evidence.attribute = result.facts(), result.labels(), result.attribute()
+        evidence.quantities, evidence.by_speaker = result.quantities(), result.labels_by_speaker()
+        evidence.vocabulary, evidence.named_values = result.vocabulary(), result.named_values()
+
+    def _cached(self, tool: Tool, key: str) -> ToolOutput | None:
+        """The call's kept output, or None: none is kept, the row no longer reads as the tool's output (kept by an
+        older version, or corrupt), or the cache cannot be read now (locked); the tool then runs again."""
+        try:
+            row = self.cache.get(key)
+            return None if row is None else tool.output_model.model_validate(row)
+        except (sqlite3.Error, ValueError) as exc:  # pydantic's and json's errors are ValueErrors
+            log.warning("tool cache: not using %s's kept output (%s)", tool.name, exc)
+            return None
+
+    def _store(self, key: str, tool: str, result: ToolOutput) -> None:
+        """Keep the output for the next question; a cache that cannot be written now costs only that reuse."""
+        try:
+            self.cache.put(key, tool, result.model_dump(mode="json"))
+        except sqlite3.Error as exc:
+            log.warning("tool cache: %s's output not kept (%s)", tool, exc)
 
     def _review(self, state: State) -> dict[str, Any]:
         done = self._current(state)
@@ -394,6 +422,13 @@ class Copilot:
         except (CopilotError, ValueError, KeyError) as exc:
             facts = "; ".join(e.facts for e in evidence if e.facts) or "nothing"
             return Draft(text=f"No answer could be composed ({exc}). The tools measured: {facts}", answered_by="fallback")
+
+
+def internal_error(tool: str, exc: Exception) -> str:
+    """A tool's unexpected failure in one line, for the answer and the planner: the tool and the first line of what it
+    said, never its traceback (that goes to the log)."""
+    said = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    return f"internal error in {tool}: {said}" if said else f"internal error in {tool} (details in the log)"
 
 
 def _final_evidence(state: State) -> list[Evidence]:

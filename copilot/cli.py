@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from copilot.backends import add_backend_flags, apply_backend_flags, describe, status
 from copilot.errors import CopilotError
+
+if TYPE_CHECKING:
+    from copilot.cache import ToolCache
 
 EPILOG = """examples:
   copilot ask clip.wav "How many people speak, and what is the sound behind them?"
@@ -31,6 +36,8 @@ environment:
   SPEECH_COPILOT_CACHE         cache folder (default ~/.cache/speech-copilot)
   SPEECH_COPILOT_MODEL_DIR     folder of model files or parts, tried before any package
   SPEECH_COPILOT_MAX_DURATION  longest accepted input, in seconds (default 3600)
+  SPEECH_COPILOT_CACHE_MB      largest size of the kept tool outputs, in MB (default 500)
+  SPEECH_COPILOT_MAX_QUESTION  longest accepted question, in characters (default 4000)
   SPEECH_COPILOT_ALLOW_NETWORK set to 1 to let the model store use hub URLs
   SPEECH_COPILOT_API_KEY       Bearer key that copilot serve requires on /v1
   SPEECH_COPILOT_BACKENDS      per-family backends, e.g. asr=openai-whisper:/m/small.pt,tags=panns:/m/Cnn14.pth
@@ -102,12 +109,25 @@ def _parser() -> argparse.ArgumentParser:
         "--planner", default="embedded", help="embedded[:MODEL], openai[:MODEL] or fixed:TOOLS (default: embedded)"
     )
     p.add_argument("--llm", default="embedded", help="the answering LLM of a fixed planner (default: embedded)")
-    p.add_argument(
-        "--api-key", help="require this Bearer key on /v1 requests (default: $SPEECH_COPILOT_API_KEY, else none)"
+    key = p.add_mutually_exclusive_group()
+    key.add_argument(
+        "--api-key", help="require this Bearer key on /v1 requests (default: $SPEECH_COPILOT_API_KEY, else none); "
+        "it shows in the process list, the variable and --api-key-file do not"
     )
+    key.add_argument("--api-key-file", metavar="PATH", help="read the Bearer key from this file (one line)")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="allow a --host beyond loopback without an API key (refused otherwise)")
     p.add_argument("--max-audio-mb", type=float, default=25.0, help="largest clip, in MB (default: 25)")
     p.add_argument("--max-duration", type=float, default=600.0, help="longest clip, in seconds (default: 600)")
     p.add_argument("--concurrency", type=int, default=4, help="questions worked on at once (default: 4)")
+    p.add_argument("--queue", type=int, default=8,
+                   help="questions that may wait for a free worker; more are refused with a 503 (default: 8)")
+    p.add_argument("--timeout", type=float, default=300.0,
+                   help="seconds from a request's arrival to its answer; past it, a 504 (default: 300)")
+    p.add_argument("--read-timeout", type=float, default=30.0,
+                   help="seconds a client has to send a request's head, then its body; past it, a 408 (default: 30)")
+    p.add_argument("--max-connections", type=int, default=100,
+                   help="open connections; more are answered with a 503 (default: 100)")
     add_backend_flags(p)
     p.set_defaults(func=_serve)
 
@@ -142,6 +162,8 @@ def _parser() -> argparse.ArgumentParser:
 
     add_head_commands(sub)
 
+    _add_cache_commands(sub)
+
     models = sub.add_parser("models", help="list, fetch and verify the embedded models")
     msub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
     p = msub.add_parser("list", help="every model with its size and whether it is in the cache")
@@ -155,6 +177,31 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_cache_commands(sub: argparse._SubParsersAction) -> None:
+    """Add ``cache info`` and ``cache clear``: what the tool-output cache holds, and deleting it."""
+    cache = sub.add_parser(
+        "cache",
+        help="show or clear the tool-output cache",
+        description="Every tool's output is kept in a SQLite file by clip sha256, tool, version and arguments,\n"
+        "so that a second question about a clip reuses the first one's work. It holds the transcripts\n"
+        "and other measurements of every clip asked about, up to SPEECH_COPILOT_CACHE_MB (default 500);\n"
+        "past that, the least recently written outputs are deleted first.",
+        epilog="examples:\n  copilot cache info\n  copilot cache clear --tool asr     delete the kept transcripts only\n"
+        "  copilot cache clear                delete every kept output",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    csub = cache.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
+    p = csub.add_parser("info", help="the cache's file, its size and bound, and its rows tool by tool")
+    p.set_defaults(func=_cache_info)
+    p = csub.add_parser(
+        "clear",
+        help="delete the kept tool outputs (all, or one tool's) and give the space back",
+        description="Delete the kept tool outputs and shrink the file; the programs kept by --reuse-plans stay.",
+    )
+    p.add_argument("--tool", metavar="NAME", help="delete only this tool's outputs (see `copilot cache info`)")
+    p.set_defaults(func=_cache_clear)
+
+
 def _load_clips(paths: Sequence[str]) -> dict:
     from copilot.audio import load
 
@@ -164,19 +211,31 @@ def _load_clips(paths: Sequence[str]) -> dict:
 
 
 def _split_inputs(inputs: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Audio paths (the first, and the second when it is a file) and the questions after them."""
-    from pathlib import Path
+    """Audio paths (the first, and the second when it is a file) and the questions after them, each question held
+    to the length limit before any model loads."""
+    from copilot.questions import check_length
 
     if len(inputs) < 2:
         raise CopilotError("give an audio file and a question, e.g. copilot ask clip.wav \"What is said?\"")
-    n_audio = 2 if len(inputs) > 2 and Path(inputs[1]).is_file() else 1
+    n_audio = 2 if len(inputs) > 2 and _is_file(inputs[1]) else 1
     paths, questions = list(inputs[:n_audio]), list(inputs[n_audio:])
     for question in questions:
-        if Path(question).is_file():
+        if _is_file(question):
             raise CopilotError(
                 f"{question} is a file, not a question: give one or two clips, then the questions about them"
             )
+        check_length(question)
     return paths, questions
+
+
+def _is_file(text: str) -> bool:
+    """Whether ``text`` names a file; a text no file could be named by (too long, a NUL) is not one."""
+    from pathlib import Path
+
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _ask(args: argparse.Namespace) -> None:
@@ -189,6 +248,7 @@ def _ask(args: argparse.Namespace) -> None:
     from copilot.render import render_answer
 
     paths, questions = _split_inputs(args.inputs)
+    _log_in_one_line()
     started = time.perf_counter()
     clips = _load_clips(paths)
     print(f"loaded {', '.join(paths)} in {time.perf_counter() - started:.1f} s; loading the planner ...", file=sys.stderr)
@@ -205,6 +265,21 @@ def _ask(args: argparse.Namespace) -> None:
         print(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
 
 
+class _OneLine(logging.Formatter):
+    """A log record as one ``warning: ...`` line, its traceback left out: the terminal's reader gets what failed, and
+    the failed step is in the answer."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"warning: {record.getMessage()}"
+
+
+def _log_in_one_line() -> None:
+    """Send warnings and errors logged while answering (a tool's failure) to stderr, one line each."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLine())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+
+
 def _run(args: argparse.Namespace) -> None:
     from copilot.registry import default_registry
 
@@ -213,6 +288,9 @@ def _run(args: argparse.Namespace) -> None:
         tool_args = json.loads(args.args)
     except json.JSONDecodeError as exc:
         raise CopilotError(f"--args is not valid JSON: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(tool_args, dict):
+        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(tool_args), "a number")
+        raise CopilotError(f"--args must be a JSON object of the tool's arguments, e.g. '{{\"start\": 3}}', not {kind}")
     tool_args = tool.parse(tool_args)
     result = tool(tool_args, _load_clips(args.audio))
     print(result.model_dump_json(indent=2))
@@ -251,6 +329,38 @@ def _tools(args: argparse.Namespace) -> None:
         if line := describe(t.name):
             print("    " + line.replace("\n", "\n    "))
         print(f"    returns: {', '.join(t.output_model.model_fields)}\n")
+
+
+def _open_cache() -> ToolCache:
+    """The tool cache of the cache folder; one that cannot be opened is a `CopilotError`."""
+    import sqlite3
+
+    from copilot.cache import ToolCache, default_path
+
+    path = default_path()
+    try:
+        return ToolCache(path)
+    except sqlite3.Error as exc:
+        raise CopilotError(f"the tool cache {path} cannot be opened: {exc}") from None
+
+
+def _cache_info(args: argparse.Namespace) -> None:
+    info = _open_cache().info()
+    print(f"{info.path}: {info.rows} outputs, {info.bytes / 1e6:.1f} MB of {info.max_bytes / 1e6:.0f} MB allowed "
+          f"(SPEECH_COPILOT_CACHE_MB); {info.file_bytes / 1e6:.1f} MB on disk")
+    for share in info.tools:
+        print(f"  {share.tool:24} {share.rows:7d} outputs  {share.bytes / 1e6:9.2f} MB")
+
+
+def _cache_clear(args: argparse.Namespace) -> None:
+    import sqlite3
+
+    cache = _open_cache()
+    try:
+        deleted = cache.clear(args.tool)
+    except sqlite3.Error as exc:
+        raise CopilotError(f"the tool cache {cache.path} cannot be cleared now: {exc}") from None
+    print(f"deleted {deleted} {args.tool + ' ' if args.tool else ''}outputs from {cache.path}")
 
 
 def _models_list(args: argparse.Namespace) -> None:

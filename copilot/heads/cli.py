@@ -69,11 +69,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 def _learn(args: argparse.Namespace) -> None:
     from copilot.heads.features import encoder
-    from copilot.heads.learn import learn, read_examples, report
+    from copilot.heads.learn import check_settings, learn, read_examples, report
     from copilot.heads.store import heads_dir
 
     if not NAME.match(args.name):
         raise CopilotError(f"bad head name {args.name!r}: use lower-case letters, digits and _, starting with a letter")
+    check_settings(args.c, args.folds)
     out = args.out or heads_dir() / f"{args.name}.npz"
     if out.exists() and not args.force:
         raise CopilotError(f"{out} exists: give --force to replace it, or another name")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from copilot.files import atomic_write, sha256_file
 
 FORMAT = 1
 ARRAYS = ("mean", "scale", "coef", "intercept")
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class ClassFigures(BaseModel):
@@ -105,12 +107,16 @@ def checksum_path(path: Path) -> Path:
 
 
 def recorded_sha256(path: Path) -> str:
-    """The sha256 written beside a head file; a missing or unreadable one is a `ModelError`."""
+    """The sha256 written beside a head file; a missing, unreadable, empty or garbled one is a `ModelError`."""
     sidecar = checksum_path(path)
     try:
-        return sidecar.read_text().split()[0]
-    except (OSError, IndexError):
+        words = sidecar.read_bytes().split()
+    except OSError:
         raise ModelError(f"head {path} has no checksum file {sidecar.name}: train it again with copilot learn") from None
+    digest = words[0].decode("ascii", "replace").lower() if words else ""
+    if not SHA256.fullmatch(digest):
+        raise ModelError(f"head {path.name}'s checksum file {sidecar.name} holds no sha256: train it again with copilot learn")
+    return digest
 
 
 def verify(path: Path, sha256: str) -> None:
@@ -129,7 +135,7 @@ def load(path: Path, sha256: str) -> Head:
         with np.load(path, allow_pickle=False) as data:
             meta = HeadMeta.model_validate_json(data["meta"].tobytes())
             arrays = [np.asarray(data[name], np.float64) for name in ARRAYS]
-    except (OSError, ValueError, KeyError, ValidationError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, ValidationError, json.JSONDecodeError) as exc:
         raise ModelError(f"head {path} cannot be read: {str(exc).splitlines()[0]}") from None
     if meta.format != FORMAT:
         raise ModelError(f"head {path} has format {meta.format}; this version reads format {FORMAT}")

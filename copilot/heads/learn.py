@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
@@ -55,29 +57,18 @@ def read_examples(
     labels: Sequence[str] | None = None,
 ) -> list[Example]:
     """The clips of a JSONL file with their labels, filtered by ``where`` (field = value) and ``labels``."""
-    if not data.is_file():
-        raise CopilotError(f"no such items file: {data}")
-    rows = []
-    for n, line in enumerate(data.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CopilotError(f"{data}:{n}: not JSON ({exc.msg})") from None
-        if not isinstance(row, dict) or "audio" not in row:
-            raise CopilotError(f"{data}:{n}: each line must be an object with an 'audio' field")
-        rows.append(row)
-    if not rows:
-        raise CopilotError(f"{data} holds no items")
-    fields = sorted({k for row in rows for k in row})
+    numbered = _read_rows(data)
+    fields = sorted({k for _, row in numbered for k in row})
     for name, what in ((label, "label"), (group, "group"), (by, "--by"), *((k, "--where") for k in (where or {}))):
         if name is not None and name not in fields:
             raise CopilotError(f"unknown {what} field {name!r} in {data}; its fields: {', '.join(fields)}")
-    rows = [r for r in rows if all(str(r.get(k)) == v for k, v in (where or {}).items())]
-    rows = [r for r in rows if r.get(label) is not None and (not labels or str(r[label]) in labels)]
-    if not rows:
+    numbered = [(n, r) for n, r in numbered if all(str(r.get(k)) == v for k, v in (where or {}).items())]
+    numbered = [(n, r) for n, r in numbered if r.get(label) is not None and (not labels or str(r[label]) in labels)]
+    if not numbered:
         raise CopilotError("no items are left after --where and --labels")
+    ungrouped = next((n for n, r in numbered if group and r.get(group) is None), None)
+    if ungrouped is not None:
+        raise CopilotError(f"{data}:{ungrouped}: no {group!r} field: --group {group} needs it on every item")
     return [
         Example(
             audio=data.parent / r["audio"],
@@ -85,13 +76,50 @@ def read_examples(
             group=str(r[group]) if group else None,
             subset=str(r.get(by)) if by else None,
         )
-        for r in rows
+        for _, r in numbered
     ]
+
+
+def _read_rows(data: Path) -> list[tuple[int, dict[str, Any]]]:
+    """The JSONL file's items with their line numbers; each must be an object whose ``audio`` is a path."""
+    if not data.is_file():
+        raise CopilotError(f"no such items file: {data}")
+    try:
+        text = data.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise CopilotError(f"{data} is not UTF-8 text (byte {exc.start}): write the items as UTF-8 JSON lines") from None
+    except OSError as exc:
+        raise CopilotError(f"cannot read {data}: {exc.strerror}") from None
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise CopilotError(f"{data}:{n}: not JSON ({exc.msg})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("audio"), str) or not row["audio"]:
+            raise CopilotError(f"{data}:{n}: each line must be an object whose 'audio' field is a file path")
+        rows.append((n, row))
+    if not rows:
+        raise CopilotError(f"{data} holds no items")
+    return rows
+
+
+def check_settings(c: float, folds: int) -> None:
+    """Refuse a regularisation or a number of folds no head can be trained with, before any feature is extracted."""
+    if not (math.isfinite(c) and c > 0):
+        raise CopilotError(f"--c must be a positive number, got {c:g}: it is the inverse regularisation strength "
+                           f"(default {REGULARISATION})")
+    if folds < 2:
+        raise CopilotError(f"--folds must be at least 2, got {folds}: each fold is tested on a head trained on the others")
 
 
 def check_classes(examples: Sequence[Example], folds: int = FOLDS, min_per_class: int = MIN_PER_CLASS) -> None:
     """Refuse data a head cannot be trained and cross-validated on, with the reason in one line."""
     counts = Counter(e.label for e in examples)
+    if not counts:
+        raise CopilotError("no clips left to learn from: every clip was unreadable or had no speech")
     if len(counts) < 2:
         raise CopilotError(f"only one class ({next(iter(counts))!r}): a head needs at least two labels")
     few = [f"{label} ({n})" for label, n in sorted(counts.items()) if n < min_per_class]
@@ -157,6 +185,7 @@ def learn(
     warn: Callable[[str], object] = print,
 ) -> Head:
     """Extract the clips' features, cross-validate by group, and fit the head on every clip."""
+    check_settings(c, folds)
     check_classes(examples, folds)
     found = extract(examples, enc, cache or FeatureCache(), warn)
     check_classes(found.examples, folds)  # again: skipped clips may have left a class short

@@ -64,11 +64,17 @@ def shipped_head(name: str) -> Head:
 
 
 def trained(settings: Settings | None = None) -> list[HeadFile]:
-    return [
-        HeadFile(name=path.stem, path=path, sha256=recorded_sha256(path), source="trained")
-        for path in sorted(heads_dir(settings).glob("*.npz"))
-        if checksum_path(path).exists()
-    ]
+    """The heads ``copilot learn`` wrote into the heads folder; one whose checksum file cannot be read is reported on
+    stderr and skipped, so it breaks no other head."""
+    found = []
+    for path in sorted(heads_dir(settings).glob("*.npz")):
+        if not checksum_path(path).exists():
+            continue
+        try:
+            found.append(HeadFile(name=path.stem, path=path, sha256=recorded_sha256(path), source="trained"))
+        except ModelError as exc:
+            print(f"warning: skipping head {path.stem!r}: {exc}", file=sys.stderr)
+    return found
 
 
 def installed() -> list[HeadFile]:
@@ -97,12 +103,14 @@ def find(name: str, settings: Settings | None = None) -> HeadFile:
 
 
 def remove(name: str, settings: Settings | None = None) -> Path:
-    """Delete a trained head and its checksum; shipped and installed heads are not ours to delete."""
-    path = heads_dir(settings) / f"{name}.npz"
-    if not path.exists():
+    """Delete the trained head called ``name`` and its checksum. ``name`` is looked up among the heads folder's heads,
+    never made into a path, so nothing outside the folder can be deleted; shipped and installed heads are not ours
+    to delete."""
+    path = next((p for p in heads_dir(settings).glob("*.npz") if p.stem == name), None)
+    if path is None:
         others = [h for h in every_head(settings) if h.name == name]
-        where = f"it is {others[0].source} ({others[0].path})" if others else "there is no such head"
-        raise ModelError(f"no trained head {name!r} in {path.parent}: {where}")
+        where = f"it is {others[0].source}" if others else "there is no such head; copilot heads list shows their names"
+        raise ModelError(f"no trained head {name!r} in {heads_dir(settings)}: {where}")
     path.unlink()
     checksum_path(path).unlink(missing_ok=True)
     return path
