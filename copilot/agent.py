@@ -44,8 +44,8 @@ from copilot.plans import Kept, PlanBook
 from copilot.program import Program, ProgramError, ProgramPart, Step, dependencies, merge, prefixed, resolve, validate
 from copilot.questions import asks_about_content, asks_per_speaker, asks_what_is_said, parts
 from copilot.registry import Registry, default_registry
-from copilot.tool_runner import StepTimeout, ToolRunner
 from copilot.tool import Clips, Tool, ToolOutput
+from copilot.tool_runner import StepTimeout, ToolRunner
 from copilot.words import says, stems
 
 log = logging.getLogger("copilot.agent")

@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from copilot.errors import CopilotError
 
+API_KEY_VARIABLE = "SPEECH_COPILOT_API_KEY"  # the key `copilot serve` requires; read by the server alone, sent nowhere
+
 _VARIABLES = {
     "cache_dir": "SPEECH_COPILOT_CACHE",
     "model_dir": "SPEECH_COPILOT_MODEL_DIR",

@@ -20,8 +20,8 @@ from copilot.cache import CHECK_EVERY, ToolCache
 from copilot.planners.llm import LLMPlanner
 from copilot.registry import Registry
 from copilot.render import render_answer
-from copilot.tool_runner import StepTimeout, ToolRunner
 from copilot.tool import Clips, SpanInput, ToolInput, tool
+from copilot.tool_runner import StepTimeout, ToolRunner
 from tests.test_agent_unit import Peak, ScriptedLLM, peak, program
 
 RELEASE = threading.Event()  # lets the hung tools' threads end when a test is over

@@ -25,7 +25,10 @@ import soundfile as sf
 from starlette.testclient import TestClient
 
 from copilot.cli import _parser
-from copilot.serve import ChatRequest, ServerConfig, create_app, question_and_audio
+from copilot.serve.api import ChatRequest
+from copilot.serve.app import create_app
+from copilot.serve.config import ServerConfig, config_from_args
+from copilot.serve.parse import question_and_audio
 from tests import corpora
 from tests.servers import local_server
 
@@ -216,6 +219,8 @@ def test_the_cli_reads_the_serve_options():
     args = _parser().parse_args(["serve", "--port", "9000", "--planner", "fixed:asr", "--api-key", "k"])
     assert (args.host, args.port, args.planner, args.api_key, args.max_audio_mb) == ("127.0.0.1", 9000, "fixed:asr", "k", 25.0)
     assert args.func.__name__ == "_serve"
+    defaults = config_from_args(_parser().parse_args(["serve"])).model_dump()
+    assert defaults == {**ServerConfig().model_dump(), "api_key": os.environ.get("SPEECH_COPILOT_API_KEY")}
 
 
 class _BrokenAgent:
@@ -224,16 +229,23 @@ class _BrokenAgent:
     planner = SimpleNamespace(name="broken")
 
     def ask(self, clips, question, options=None):
-        raise RuntimeError("the LLM process died")
+        raise RuntimeError(f"the LLM process died in {corpora.ROOT}")
 
 
-def test_a_failing_answer_is_a_500_or_an_error_event_and_the_server_keeps_serving():
+def test_a_failing_answer_is_a_500_or_an_error_event_with_a_request_id_and_the_server_keeps_serving(caplog):
     wav = io.BytesIO()
     sf.write(wav, 0.1 * np.sin(np.arange(16000) / 16000 * 2 * np.pi * 220), 16000, format="WAV")
-    with TestClient(create_app(_BrokenAgent(), ServerConfig()), raise_server_exceptions=False) as http:
-        client = openai.OpenAI(base_url="http://testserver/v1", api_key="none", http_client=http, max_retries=0)
-        with pytest.raises(openai.InternalServerError, match="the LLM process died"):
+    with TestClient(create_app(_BrokenAgent(), ServerConfig()), base_url="http://localhost") as http:
+        client = openai.OpenAI(base_url="http://localhost/v1", api_key="none", http_client=http, max_retries=0)
+        with pytest.raises(openai.InternalServerError) as caught:
             client.chat.completions.create(model="m", messages=user("What is said?", wav.getvalue()))
-        with pytest.raises(openai.APIError, match="the LLM process died"):
+        with pytest.raises(openai.APIError) as streamed:
             list(client.chat.completions.create(model="m", messages=user("What is said?", wav.getvalue()), stream=True))
         assert client.models.list().data[0].model_extra["planner"] == "broken"
+    for error in (caught.value, streamed.value):
+        message = error.body["message"]
+        assert "could not answer (request " in message
+        assert "RuntimeError" not in message and "died" not in message and str(corpora.ROOT) not in message
+        request_id = message.split("(request ")[1].split(";")[0]
+        logged = [r for r in caplog.records if request_id in r.getMessage()]
+        assert logged and "the LLM process died" in str(logged[0].exc_info[1])
