@@ -124,7 +124,7 @@ def _run(args: argparse.Namespace) -> None:
 
         spec = cluster.SystemSpec(system=args.system, planner=args.planner, llm=args.llm, base_url=args.base_url,
                                   name=args.name, reuse_plans=args.reuse_plans, judge=args.judge)
-        with cluster.connect(args.ray or None):
+        with cluster.connect(args.ray or None, spec):
             actors = cluster.Actors(spec, args.workers, args.ray_cpus)
             summary = cluster.run(items, actors, args.out, benchmark=args.benchmark, variants=args.variants,
                                   retry_errors=args.retry_errors)

@@ -11,13 +11,15 @@ answering it is written as that unit's error, as a local run writes a failed ans
 
 Every node needs this project installed in the same Python, the models (``copilot models fetch`` on each node, or
 ``SPEECH_COPILOT_MODEL_DIR`` on shared storage) and the benchmark's audio at the same absolute path. The driver's
-``SPEECH_COPILOT_*`` and ``OPENAI_*`` variables are set in every actor's environment. Needs the ``ray`` extra.
+``SPEECH_COPILOT_*`` variables, and ``OPENAI_*`` ones when the system calls such an endpoint, are set in every actor's
+environment (`actor_environment`). Needs the ``ray`` extra.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 import sys
 from collections.abc import Iterator, Sequence
@@ -30,6 +32,7 @@ from pydantic import BaseModel
 
 from copilot.benchmarks.items import Item, Result
 from copilot.benchmarks.runner import RunSummary, Unit, attempt, pending, unanswered, write
+from copilot.config import API_KEY_VARIABLE
 from copilot.errors import CopilotError
 
 MAX_TASK_RETRIES = 2
@@ -37,7 +40,7 @@ MAX_TASK_RETRIES = 2
 CONNECT_TIMEOUT = 10.0
 """Seconds to wait for the head node's port to answer before calling the cluster unreachable."""
 INHERITED = ("SPEECH_COPILOT_", "OPENAI_")
-"""Prefixes of the driver's environment variables that every actor gets: the model store, caches, endpoints."""
+"""Prefixes of the driver's environment variables an actor may get: the model store, caches, endpoints."""
 
 
 class SystemSpec(BaseModel):
@@ -50,6 +53,10 @@ class SystemSpec(BaseModel):
     name: str | None = None
     reuse_plans: bool = True
     judge: str = "none"
+
+    def uses_openai(self) -> bool:
+        """Whether any part of the system calls an OpenAI-compatible endpoint (``openai``, ``openai-audio``)."""
+        return any(part.startswith("openai") for part in (self.system, self.planner, self.llm, self.judge))
 
 
 class ActorInfo(BaseModel):
@@ -88,23 +95,77 @@ def _ray() -> ModuleType:
 
 
 @contextmanager
-def connect(address: str | None) -> Iterator[None]:
+def connect(address: str | None, spec: SystemSpec | None = None) -> Iterator[None]:
     """Joined, for the block, to the Ray cluster whose head is at ``address`` (HOST:PORT), or to a new local Ray
-    instance when it is None; the driver's `INHERITED` variables are set for every worker of this job."""
+    instance when it is None; the `actor_environment` of ``spec`` is set for every worker of this job.
+
+    A local instance is hermetic: always a new one (never a running cluster found through ``RAY_ADDRESS`` or
+    Ray's temp folder), protected by a token made for it and held in this process's environment for the block
+    (Ray then neither reads nor writes ``~/.ray/auth_token``), so it leaves nothing behind that changes a later
+    ``ray start`` cluster. A cluster at ``address`` is joined with the caller's Ray settings: for
+    one started with ``RAY_AUTH_MODE=token``, set that and its token (``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH``
+    or ``~/.ray/auth_token``)."""
     ray = _ray()
     if address:
         _check_reachable(address)
-    env = {k: v for k, v in os.environ.items() if k.startswith(INHERITED)}
-    try:
-        ray.init(address=address, runtime_env={"env_vars": env} if env else None, log_to_driver=False,
-                 logging_level=logging.WARNING)
-    except (ConnectionError, ValueError, RuntimeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CopilotError(f"cannot join the Ray cluster at {address}: {first}") from None
+    env = actor_environment(spec or SystemSpec())
+    local = {} if address else {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    with _environment(local):
+        try:
+            ray.init(address=address or "local", runtime_env={"env_vars": env} if env else None, log_to_driver=False,
+                     logging_level=logging.WARNING)
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            where = f"join the Ray cluster at {address}" if address else "start a local Ray instance"
+            raise CopilotError(f"cannot {where}: {first}{_token_hint() if address else ''}") from None
+        try:
+            yield
+        finally:
+            ray.shutdown()
+
+
+def actor_environment(spec: SystemSpec) -> dict[str, str]:
+    """The driver's environment variables an actor of ``spec`` uses: the model store's and caches' settings, and
+    the ``OPENAI_*`` endpoint settings (its key among them) only when the system, planner, LLM or judge is an
+    OpenAI-compatible endpoint. The server's API key is never sent."""
+    prefixes = INHERITED if spec.uses_openai() else ("SPEECH_COPILOT_",)
+    return {k: v for k, v in os.environ.items() if k.startswith(prefixes) and k != API_KEY_VARIABLE}
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """``values`` set in this process's environment for the block, the previous ones restored after it (Ray also
+    sets ``RAY_AUTH_MODE`` itself when it starts a local instance, so that one is restored too), and Ray's
+    authentication settings read again from the environment at both ends."""
+    names = {*values, "RAY_AUTH_MODE"}
+    before = {k: os.environ.get(k) for k in names}
+    os.environ.update(values)
+    _reload_ray_authentication()
     try:
         yield
     finally:
-        ray.shutdown()
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        _reload_ray_authentication()
+
+
+def _reload_ray_authentication() -> None:
+    """Make Ray read ``RAY_AUTH_MODE`` and the token from the environment again: it reads them once, when it is
+    imported, and this process may have set them since (Ray does the same when it turns token mode on itself)."""
+    from ray._raylet import AuthenticationTokenLoader, Config  # type: ignore[attr-defined]  # a compiled module
+
+    Config.initialize("")
+    AuthenticationTokenLoader.instance().reset_cache()
+
+
+def _token_hint() -> str:
+    if os.environ.get("RAY_AUTH_MODE", "").lower() == "token":
+        return " (is the token in RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token the cluster's?)"
+    return (" (if the cluster was started with RAY_AUTH_MODE=token, set RAY_AUTH_MODE=token here too, with its token "
+            "in RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token)")
 
 
 def _check_reachable(address: str) -> None:

@@ -1,12 +1,14 @@
-"""`copilot bench run --ray` on a real two-node Ray cluster on loopback: SAKURA-format items about espeak-ng speech,
-answered by the real gender and duration tools with no LLM call, one actor's worker killed mid-run; and the one-line
-errors of a missing Ray and an unreachable cluster."""
+"""`copilot bench run --ray` on a real two-node Ray cluster on loopback, protected by a token of its own as the README
+says to start one: SAKURA-format items about espeak-ng speech, answered by the real gender and duration tools with no
+LLM call, one actor's worker killed mid-run; a local `--ray` instance that leaves nothing in the home folder; and the
+one-line errors of a missing Ray, an unreachable cluster and a missing token."""
 
 from __future__ import annotations
 
 import argparse
 import math
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -58,7 +60,7 @@ def listening(port: int) -> bool:
 class Node:
     """One `ray start --block` of the test cluster, in its own process group and temporary folder."""
 
-    def __init__(self, *args: str):
+    def __init__(self, *args: str, env: dict[str, str]):
         self.folder = Path(tempfile.mkdtemp(prefix="ray-"))  # short: Ray puts unix sockets below it
         self.manager = free_port()
         ports = {"--node-manager-port": self.manager, "--object-manager-port": free_port(),
@@ -70,7 +72,8 @@ class Node:
                    "--node-ip-address", "127.0.0.1", "--temp-dir", str(self.folder), "--disable-usage-stats",
                    "--object-store-memory", str(100 * 2**20), *(f"{k}={v}" for k, v in ports.items())]
         with (self.folder / "start.log").open("wb") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                            env={**os.environ, **env})
 
     def wait(self, port: int) -> None:
         deadline = time.time() + 60
@@ -109,24 +112,30 @@ def _group_alive(pgid: int) -> bool:
 
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[str]:
-    """A head and a second node of one CPU each on 127.0.0.1, dashboard off; the head's address. Both are stopped
-    when the module's tests end, whether they passed or not."""
+    """A head and a second node of one CPU each on 127.0.0.1, dashboard off, token authentication on with a token
+    made for it (in the environment, which Ray reads before ``~/.ray/auth_token``: whatever an earlier run left
+    there changes nothing); the head's address. This process and the drivers it starts have the token for the
+    module's tests. Both nodes are stopped when the module's tests end, whether they passed or not."""
     import ray
 
+    token = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
     port = free_port()
     nodes = [Node("--head", f"--port={port}", "--include-dashboard=false", f"--dashboard-port={free_port()}",
-                  f"--ray-client-server-port={free_port()}")]
+                  f"--ray-client-server-port={free_port()}", env=token)]
     try:
         nodes[0].wait(port)
-        nodes.append(Node(f"--address=127.0.0.1:{port}"))
+        nodes.append(Node(f"--address=127.0.0.1:{port}", env=token))
         nodes[1].wait(nodes[1].manager)
         address = f"127.0.0.1:{port}"
-        with cluster.connect(address):  # until the second node has joined
-            deadline = time.time() + 60
-            while ray.cluster_resources().get("CPU", 0) < 2:
-                assert time.time() < deadline, "the second node did not join the head"
-                time.sleep(0.2)
-        yield address
+        with pytest.MonkeyPatch.context() as env:
+            for name, value in token.items():
+                env.setenv(name, value)
+            with cluster.connect(address):  # until the second node has joined
+                deadline = time.time() + 60
+                while ray.cluster_resources().get("CPU", 0) < 2:
+                    assert time.time() < deadline, "the second node did not join the head"
+                    time.sleep(0.2)
+            yield address
     finally:
         for node in reversed(nodes):
             node.stop()
@@ -239,3 +248,48 @@ def test_ray_missing_or_out_of_reach_is_one_clear_error(tmp_path, monkeypatch):
     with pytest.raises(CopilotError, match=r"^--ray needs Ray: pip install 'speech-copilot\[ray\]'$"):
         bench_run("--ray")
     assert not (tmp_path / "o.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_a_local_ray_instance_is_its_own_and_leaves_nothing_behind(ray_cluster, tmp_path, monkeypatch):
+    import ray
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("RAY_ADDRESS", ray_cluster)  # a running cluster that Ray itself would join
+    monkeypatch.delenv("RAY_AUTH_MODE")
+    monkeypatch.delenv("RAY_AUTH_TOKEN")
+    with cluster.connect(None):
+        assert len(ray.nodes()) == 1  # not the two-node cluster
+        assert os.environ["RAY_AUTH_MODE"] == "token"
+    assert not ray.is_initialized()
+    assert "RAY_AUTH_MODE" not in os.environ and "RAY_AUTH_TOKEN" not in os.environ
+    assert not (home / ".ray").exists()  # Ray 2.60 wrote ~/.ray/auth_token here, breaking later `ray start` clusters
+
+
+@pytest.mark.slow
+def test_a_token_cluster_joined_without_its_token_is_one_clear_error(ray_cluster, tmp_path, monkeypatch):
+    import ray
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("RAY_AUTH_MODE")
+    monkeypatch.delenv("RAY_AUTH_TOKEN")
+    missing = r"^cannot join the Ray cluster at 127\.0\.0\.1:\d+: .*if the cluster was started with RAY_AUTH_MODE=token"
+    with pytest.raises(CopilotError, match=missing), cluster.connect(ray_cluster):
+        pass
+    assert not ray.is_initialized()
+
+
+def test_actors_get_only_the_settings_they_use(monkeypatch):
+    for name in [k for k in os.environ if k.startswith(("SPEECH_COPILOT_", "OPENAI_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("SPEECH_COPILOT_CACHE", "/shared/cache")
+    monkeypatch.setenv("SPEECH_COPILOT_API_KEY", "the-server-key")
+    monkeypatch.setenv("OPENAI_API_KEY", "the-endpoint-key")
+    embedded = cluster.SystemSpec()
+    assert cluster.actor_environment(embedded) == {"SPEECH_COPILOT_CACHE": "/shared/cache"}
+    for spec in (cluster.SystemSpec(planner="openai:gpt-4o-mini"), cluster.SystemSpec(judge="openai"),
+                 cluster.SystemSpec(system="openai-audio:gpt-4o-audio-preview")):
+        assert cluster.actor_environment(spec) == {"SPEECH_COPILOT_CACHE": "/shared/cache",
+                                                   "OPENAI_API_KEY": "the-endpoint-key"}
