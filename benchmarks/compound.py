@@ -40,6 +40,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from copilot.audio import SAMPLE_RATE
 from copilot.benchmarks.scorers import keyword_hit
+from copilot.espeak import speak
 from copilot.numbers import WORDS
 
 PartKind = Literal[
@@ -484,12 +485,8 @@ def _say(voice: tuple[str, int], sentence: str, tmp: Path) -> np.ndarray:
     2-4 s."""
     speed = SPEED
     for _ in range(3):
-        raw, wav = tmp / "raw.wav", tmp / "turn.wav"
-        subprocess.run(["espeak-ng", "-v", voice[0], "-p", str(voice[1]), "-s", str(speed), "-w", str(raw), sentence],
-                       check=True)
-        trim = ["silence", "1", "0.02", "0.5%", "reverse", "silence", "1", "0.02", "0.5%", "reverse"]
-        subprocess.run(["sox", "-V1", "-D", "-v", "0.7", str(raw), "-r", str(SAMPLE_RATE), "-c", "1", str(wav), *trim],
-                       check=True)
+        wav = speak(sentence, tmp / "turn.wav", voice=voice[0], pitch=voice[1], speed=speed, rate=SAMPLE_RATE,
+                    volume=0.7, trim="both", dither=False)
         samples, _ = sf.read(wav, dtype="float64")
         seconds = len(samples) / SAMPLE_RATE
         if TURN[0] <= seconds <= TURN[1]:

@@ -15,8 +15,11 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from copilot import espeak
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "test-data"
@@ -80,11 +83,12 @@ def read_rttm(path: Path) -> list[tuple[str, float, float]]:
     return turns
 
 
-def speak(text: str, path: Path, voice: str = "en", speed: int = 150, pitch: int = 50) -> Path:
-    """``text`` spoken by espeak-ng into a wav file."""
-    espeak = shutil.which("espeak-ng") or pytest.fail("espeak-ng is missing: run `make test-deps`")
-    subprocess.run([espeak, "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(path), text], check=True)
-    return path
+def speak(text: str, path: Path, **options: Any) -> Path:
+    """``text`` spoken by espeak-ng into the wav file ``path``: `copilot.espeak.speak` and its options."""
+    try:
+        return espeak.speak(text, path, **options)
+    except FileNotFoundError as exc:
+        pytest.fail(f"{exc}: run `make test-deps`")
 
 
 def sox(*args: str | Path) -> None:

@@ -36,10 +36,8 @@ def espeak_turns(folder: Path, voices: list[tuple[str, int]], order: list[int], 
     turns = []
     for k, who in enumerate(order):
         voice, pitch = voices[who]
-        raw = corpora.speak(SENTENCES[k % len(SENTENCES)], folder / f"{k}.wav", voice=voice, pitch=pitch)
-        cut = folder / f"{k}-cut.wav"
-        corpora.sox(raw, "-r", SAMPLE_RATE, cut, "silence", "1", "0.02", "0.5%", "trim", "0", seconds)
-        turns.append(load(cut))
+        text, path = SENTENCES[k % len(SENTENCES)], folder / f"{k}.wav"
+        turns.append(load(corpora.speak(text, path, voice=voice, pitch=pitch, rate=SAMPLE_RATE, trim="start", seconds=seconds)))
     return joined(turns)
 
 

@@ -7,33 +7,11 @@ included. A cluster holding under 15% of the clip's speech (and under 3 s) is fo
 similar one (it is mostly windows straddling a change of speaker), and windows are then reassigned
 to the nearest cluster centre. Each 10 ms of speech takes the speaker of the window centred nearest to it.
 
-Tuning the distance threshold on real recordings (counts found / true): pyannote's two-speaker
-sample 2/2 from 0.22 to 0.28, 1/2 from 0.29; the five LibriVox clips of one reader joined 2/1 below
-0.25, 1/1 from 0.25; LibriVox with four ALSA words interleaved 3/2 below 0.25, 2/2 from 0.25; a 33 s
-mix of four voices (LibriVox, ALSA, pyannote's two) 4/4 up to 0.27, 3/4 from 0.28. The threshold is
-0.26, mid-way in 0.25-0.27 where all are right. Only the eight isolated one-second ALSA words of one
-voice stay split in two below 0.28. On pyannote's sample the diarization error rate is 0.22 with no
-collar, overlapped speech counted as missed (0.07 with a 0.25 s collar).
-
-The small-cluster fold was 3 s of speech, absolute. In clips of short turns (1.5-3 s turns, 0.3-0.8 s
-pauses, 1-4 speakers in 8-13 s) every speaker of three or four has under 3 s, so all but one or two
-were folded away. Measured on 40 such clips of espeak-ng voices (`benchmarks/speaker_count.py --make
-10`, the tuning set) and held out on ds-dev's 50 SpeakerCounting and MultiSpeakerDetection clips of
-Common Voice talkers (exact counts right): the 3 s fold 15/40 and 31/50; no fold 20/40 and 30/50 but
-pyannote's sample 4/2 and LibriVox 2/1; 1-1.5 s absolute likewise splits those two; a share of the
-speech, 10% 20/40 but LibriVox 2/1, 15% 20/40 and 34/50 with every real recording above as before
-(ds-dev SpeakerCounting 10/25 to 18/25; MultiSpeakerDetection 21/25 to 20/25, five of twelve single
-talkers now split; four espeak voices are still found as four in 1 of 10 clips).
-So a cluster is kept with 15% of the speech (a fourth talker with about half an equal share), capped
-at the old 3 s so that long recordings are unchanged. What is left is the distance threshold: the
-espeak voices are closer to each other than Common Voice talkers (espeak best at 0.22, 29/40, where
-ds-dev falls to 26/50 and LibriVox splits; ds-dev best at 0.30, 43/50, where pyannote's two merge), so
-no fixed cosine threshold serves both. Clustering per VAD segment instead of per window, and splitting
-the VAD at 0.15 s pauses instead of 0.3 s, were no better on the two sets together (the first merges
-pyannote's two speakers, whose turns change without a pause). Nor was requiring a small cluster to hold
-one unbroken turn of 1-1.3 s as well (no change), or merging clusters whose centres reach
-speaker_verification's threshold: that joins ds-dev's split single talkers (44/50) but also pyannote's
-two speakers, at every margin above that threshold under 0.07, where the gain is gone.
+The distance threshold (`DISTANCE`) and the small-cluster fold (`MIN_SHARE`, `MIN_SPEAKER`) were chosen on
+real recordings and on espeak-ng clips of short turns. No fixed threshold serves every corpus: espeak voices are
+closer to each other than real talkers, and two similar voices whose turns change without a pause can merge;
+a single talker is sometimes split in two, and overlapped speech gets one speaker. How each setting was measured,
+and what was tried and not kept: docs/benchmarks.md (the diarization entries of "Tool accuracy").
 """
 
 from __future__ import annotations
@@ -54,9 +32,9 @@ STEP = 0.2  # seconds between windows
 MAX_WINDOWS = 3000  # beyond this many the step grows, to bound clustering time and memory...
 MAX_STEP = 0.8  # ...up to half a window, so windows still cover all the speech
 SMOOTH = 0.2  # seconds either side over which window embeddings are averaged
-DISTANCE = 0.26  # average-linkage cosine distance at which clusters stop merging (tuning above)
+DISTANCE = 0.26  # average-linkage cosine distance at which clusters stop merging (see docs/benchmarks.md)
 MIN_SHARE = 0.15  # share of the clip's speech below which a cluster is folded into its nearest neighbour...
-MIN_SPEAKER = 3.0  # ...unless it holds this many seconds (tuning above)
+MIN_SPEAKER = 3.0  # ...unless it holds this many seconds (see docs/benchmarks.md)
 FRAME = 0.01  # seconds per labelled frame
 JOIN_GAP = 1.0  # a speaker's turns less than this far apart, with nobody between, are one turn
 

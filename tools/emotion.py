@@ -2,53 +2,18 @@
 
 The default backend (``head``) is the shipped `emotion` head (`copilot.heads`, trained by `make heads`): a
 logistic regression over Whisper base's encoder pooled over the speech, learned from CREMA-D's 51 training
-actors (acted English studio speech, 6 emotions; none of them speaks in a SAKURA dev or held-out clip).
-Speaker-grouped cross-validation: 62.3% unweighted average recall (chance 16.7%). On SAKURA dev's Emotion
-track (40 clips, 2026-12-06, `python -m copilot.benchmarks.tool_labels --track Emotion --tool emotion`):
-
-    clips                 top label of six     best-ranked of the 4 options
-    CREMA-D (acted), 21   66.7%                81.0%
-    MELD (TV), 19         10.5%                31.6%    (chance 25%)
-    all 40                40.0%                57.5%    (prosody rule: 15.0% / 37.5%)
-
-Trained on all three corpora of ../shared/data/emotion-train (7 labels), the head scored 47.5% there
-(CREMA-D 66.7%, MELD 26.3%), so the CREMA-D head ships (its licence, ODbL/DbCL, is also the one that
-allows most use). TV dialogue, with laughter, music and natural rather than acted emotion, is out of
-its domain. Speech shorter than `HEAD_MIN_SPEECH` gets the prosody rule below.
+actors (acted English studio speech, 6 emotions; none of them speaks in a SAKURA dev or held-out clip). It is
+reliable on acted speech; TV dialogue, with laughter, music and natural rather than acted emotion, is out of its
+domain (near chance). Speech shorter than `HEAD_MIN_SPEECH` gets the prosody rule below. Its measurements, and
+why this head ships rather than one trained on more corpora: docs/heads.md ("emotion").
 
 The prosody rule (``--emotion prosody``, and the fallback for short speech) is a rule, not a model: it
-measures five prosodic cues on the clip's speech (Silero VAD) and compares them with textbook cue profiles of each emotion (Juslin & Laukka 2003, Banse & Scherer 1996):
-
-    cue (z against neutral speech)   angry  happy  fear   sad    disgust  neutral
-    pitch level (re. sex norm)       +1     +1     +1.5   -0.7   -0.5     0
-    pitch range                      +1     +1     -0.5   -1     0        0
-    loudness                         +1.5   +0.7   +0.3   -1     -0.3     0
-    vocal effort (alpha ratio)       +1.5   +0.7   +0.7   -1     -0.3     0
-    speaking rate                    +0.5   +0.5   +1     -1     -1       0
-
-The neutral references (`NEUTRAL`) are typical values of calm speech, chosen before any emotional
-speech was looked at; nothing was fitted to labelled data. Prosody carries arousal (calm vs agitated)
-far better than valence, so angry/happy/fear and sad/disgust/neutral are confused within each group,
-and a naturally loud or fast talker reads as agitated.
-
-Measured with the settings above fixed beforehand, on the SAKURA dev emotion track, single-hop (40
-clips of CREMA-D and MELD, 8 each of angry, disgust, fear, happy and sad; 4 answer options each):
-
-    top label (of six) right          6/40 = 15.0%   (chance 1/6 = 16.7%)
-    best-scored of the 4 options      15/40 = 37.5%  (chance 25%; 15 or more by luck: p = 0.054)
-    no guess (under 0.5 s of speech)  3/40, counted wrong
-
-    truth / guess   angry disgust fear happy sad neutral
-    angry             1      0     4     1    0     1
-    disgust           1      1     3     0    0     2
-    fear              0      0     4     0    2     2
-    happy             0      0     2     0    3     3
-    sad               1      0     3     1    0     2
-
-(The first run gave 17.5% and 35.0%; a bug then fixed made clips with no voiced frame read 0 dB of
-vocal effort.) So the top label is at chance level, and the option ranking is at best slightly better
-than chance; "fear" is over-called (high voices look like fear). It is a placeholder until a real
-model is configured.
+measures five prosodic cues (`CUES`) on the clip's speech (Silero VAD), as z-scores against typical values of
+calm speech (`NEUTRAL`, chosen before any emotional speech was looked at), and compares them with textbook cue
+profiles of each emotion (`PROFILES`: Juslin & Laukka 2003, Banse & Scherer 1996); nothing was fitted to labelled
+data. Prosody carries arousal (calm vs agitated) far better than valence, so angry/happy/fear and
+sad/disgust/neutral are confused within each group, and a naturally loud or fast talker reads as agitated: its
+top label is at chance level (measured in docs/heads.md). It is a placeholder until a real model is configured.
 """
 
 from __future__ import annotations

@@ -8,25 +8,11 @@ geometric mean, 159 Hz, and the rule's probability of female grows with the dist
 in semitones: 0.5 at 159 Hz, about 0.77 at 170 Hz, 0.98 at 195 Hz. Nothing was fitted to data.
 
 Voice quality: the shipped `gender` head (`copilot.heads`, `make heads`): a logistic regression over
-Whisper base's encoder pooled over the speech, trained on CREMA-D's 51 training actors (acted English;
-speaker-grouped cross-validation: 94.2% unweighted average recall). The two probabilities of female
-are joined as independent evidence (log-odds added); where the speech has no measurable pitch
-(whisper, heavy noise) the head answers alone.
-
-Measured on the SAKURA dev Gender track (40 Common Voice clips, 20 female, 20 male; the labels are
-self-reported by the speakers), same VAD and speech for every method
-(`python -m copilot.benchmarks.gender_methods`, 2026-12-06):
-
-    median F0 and the head, log-odds added (this module)       37/40  92.5%
-    median F0 alone (159 Hz boundary; this module until v2)    35/40  87.5%
-    the head alone                                             31/40  77.5%
-    voice2gender 0.1.1 (XGBoost on 20 pitch/spectrum features) 30/40  75.0%
-    GE2E embeddings vs prototypes of the test corpora's voices 23/40  57.5%
-
-(Averaging the two probabilities instead also gave 37/40, but let an unsure head pull a clear pitch's
-confidence below 0.8.) By pitch alone, two clips labelled female have a clear pitch of 108 and 124 Hz,
-two labelled male speak at 163 and 188 Hz, and one has no measurable pitch; the head fixes two of the
-five. voice2gender was wrong on eight clips whose pitch was unambiguous, so it is not used.
+Whisper base's encoder pooled over the speech, trained on CREMA-D's 51 training actors (acted English). The two
+probabilities of female are joined as independent evidence (log-odds added), so a clear pitch stays sure; where
+the speech has no measurable pitch (whisper, heavy noise) the head answers alone. The label is perceived gender:
+a low female or high male voice is misjudged. Each method's accuracy, and the methods not kept: docs/heads.md
+("gender").
 """
 
 from __future__ import annotations

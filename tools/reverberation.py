@@ -13,25 +13,9 @@ direct impulse, then exponentially decaying Gaussian noise at a direct-to-reverb
 0 dB) of RT60 0.2-1.5 s. It measures no clarity (C50) or DRR: those need the impulse response or a
 trained model.
 
-Measured by tests/test_reverberation.py on the five LibriVox clips (real speech, not used in the fit),
-each convolved with such an impulse response (median estimate, and range over the clips, in seconds):
-
-    true RT60   DRR 0 dB           DRR +6 dB          DRR +12 dB (close microphone)
-    none        0.23 (0.21-0.26)
-    0.2         0.30 (0.27-0.30)   0.28 (0.27-0.31)   0.27 (0.25-0.27)
-    0.3         0.37 (0.36-0.38)   0.36 (0.33-0.36)   0.31 (0.29-0.31)
-    0.6         0.67 (0.62-0.74)   0.61 (0.59-0.64)   0.48 (0.46-0.51)
-    1.0         1.05 (1.05-1.21)   0.93 (0.92-0.99)   0.68 (0.65-0.74)
-    1.5         1.51 (1.45-1.68)   1.23 (1.21-1.32)   0.84 (0.74-0.86)
-
-Every clip's estimate rose with the true RT60, at every DRR. The clips were recorded in a room of their
-own (they read 0.21-0.26 s with nothing added), so short RT60s read high; espeak-ng, which has no room,
-reads 0.06-0.20 s. sox's reverb (freeverb) keeps its direct sound 11-15 dB above the reverberation, so
-it reads short: reverberance 10, 30, 50, 70 and 90 (RT60 of its impulse response 0.28, 0.70, 1.5, 3.1
-and 4.4 s) read 0.34-0.37, 0.48-0.53, 0.67-0.70, 0.80-0.88 and 0.79-1.02 s. With the threshold at 0.4 s
-every clip with nothing added was called dry, and every clip at RT60 0.6 s (DRR 0 dB) reverberant.
-White noise at 20 dB SNR moved the estimates by about 0.1 s at most (dry clips read 0.27-0.34 s); at 10 dB
-dry clips read 0.36-0.45 s, so noisy speech can be called reverberant.
+Speech recorded in a room of its own reads 0.2-0.26 s with nothing added, so short RT60s read high; a close
+microphone (a high direct-to-reverberant ratio) reads short; noisy speech (10 dB SNR) can be called reverberant.
+What it was measured on, per RT60 and DRR: docs/benchmarks.md ("reverberation's estimates").
 """
 
 from __future__ import annotations

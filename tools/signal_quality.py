@@ -7,35 +7,10 @@ the noise's: its active level, as ITU-T P.56 and the noise mixers of speech-enha
 define a speech level, so pauses in the speech do not lower it. A range with under 0.25 s of pauses
 falls back on the mean power of its quietest 10% of frames for the noise.
 
-That estimator was chosen by measurement over WADA-SNR (Kim & Stern 2008, "Robust signal-to-noise
-ratio estimation based on waveform amplitude distribution analysis", Interspeech: speech taken as
-Gamma-distributed amplitudes of shape 0.4, noise as Gaussian, and the SNR read from the statistic
-log E|z| - E log|z|, whose table we computed in closed form and checked against the published one).
-On 8 clips (5 LibriVox, 3 espeak-ng) x 7 noises (Gaussian, sox white, pink and brown, gcompris rain,
-applause and a passing train) x 0-30 dB (245 mixtures), WADA was within 3 dB of the truth in 44%
-of cases, the pauses in 82%: it read LibriVox audiobook speech with no noise added as 14-16 dB,
-and uniform white noise, brown noise or rain at 0-5 dB as -20 dB, as their amplitudes are not Gaussian. On
-speech with no pauses (cut to its VAD span) WADA was within 3 dB in 37% of cases, the quietest
-frames (the fallback) in 67%.
-
-Measured by tests/test_signal_quality.py (true SNR: the clean clip's active speech power, over its frames within
-30 dB of its loud ones, over the noise's; 5 LibriVox clips at 0, 5, 10, 20 dB and 3 espeak-ng voices at 0-30 dB,
-35 mixtures per noise):
-
-    noise                              median |error|   within 3 dB   clean/noisy right
-    sox white noise                    0.3 dB           35/35         35/35
-    sox pink noise                     0.8 dB           35/35         35/35
-    gcompris rain (real)               0.3 dB           32/35         35/35
-    gcompris applause (real, varies)   2.5 dB           21/35         32/35
-
-Version 1 took the speech's power over the whole range, pauses included, and read 1-4 dB low against speech
-mixed at its active level (and 0.2-0.6 dB median error against whole-clip mixing).
-
-The misses on rain are LibriVox at 20 dB, read low: their own noise floor adds to the noise mixed in.
-Every clip with no noise added reads clean (LibriVox 18-27 dB, as home
-recordings have a noise floor of their own; espeak-ng 60 dB, digital silence in its pauses). Noise
-whose level changes (a train going by, applause) is misread, as the pauses do not hold the noise
-under the speech; music or a second voice in the background counts as speech, not noise.
+Noise whose level changes (a train going by, applause) is misread, as the pauses do not hold the noise under the
+speech; music or a second voice in the background counts as speech, not noise; a recording's own noise floor
+adds to the noise mixed in. Why this estimator rather than WADA-SNR, and its errors per noise:
+docs/benchmarks.md ("signal_quality's estimator").
 """
 
 from __future__ import annotations

@@ -5,27 +5,11 @@ power spectrogram, 25 ms window, 10 ms hop, 16 kHz, speech raised to -30 dBFS) m
 exactly; the weights are its ``pretrained.pt`` from the model store. Speech is found with our Silero
 VAD instead of Resemblyzer's webrtcvad trimming.
 
-Calibration of the same-speaker threshold, on real recordings only: the five LibriVox clips of one
-male reader, the eight ALSA clips of one female voice, and the two speakers of pyannote's sample cut
-from its RTTM turns without overlap (two similar voices in one room: the hard case). Speech was cut
-into chunks of equal length and chunks compared, and also chunks against the rest of that speaker's
-speech. Scores rise with the amount of speech for different speakers as well as for the same one:
-
-    speech per side        same speaker        pyannote A vs B      male vs female
-    1 s vs 1 s             p5 0.69, med 0.77   med 0.70, p95 0.77   max 0.70
-    2 s vs 2 s             p5 0.69, med 0.78   med 0.70, p95 0.78   max 0.62
-    3 s vs 3 s             p5 0.76, med 0.84   med 0.76, max 0.84   max 0.63
-    4 s vs 4 s             p5 0.80, med 0.86   med 0.80, max 0.82   max 0.62
-    2 s vs the other 7+ s  min 0.78, med 0.88  med 0.76, max 0.81   -
-    whole clips            LibriVox pairs (2.6-6.6 s) 0.73-0.93; A vs B (9 s, 10 s) 0.84; LibriVox vs ALSA 0.54-0.62
-
-So the threshold follows the harmonic mean of the two speech durations: 0.725 up to 2 s (the
-equal-error point against pyannote A vs B at 1-2 s), rising linearly to 0.82 at 4 s and above. On the
-chunk pairs this rejects 20% of same-speaker pairs and accepts 27% of A-vs-B pairs at 1-2 s, 11% and
-13% from 4 s; no male-vs-female pair is accepted. A score at least 0.05 from the threshold ("high"
-confidence) was wrong for 7% of same-speaker and 13% of A-vs-B pairs. Below 1 s of speech the scores
-are noise (a 0.8 s turn of pyannote's B scored 0.54-0.59 against B's long turns, below its 0.61 against
-A), so that is refused.
+The same-speaker threshold (`threshold`) follows the harmonic mean of the two speech durations, from 0.725 up to
+2 s to 0.82 at 4 s and above, calibrated on real recordings only: scores rise with the amount of speech for
+different speakers as well as for the same one, two similar voices in one room are the hard case (a score well
+past the threshold can still be wrong for them), and below 1 s of speech (`MIN_SPEECH`) the scores are noise, so
+that is refused. The calibration tables: docs/benchmarks.md ("speaker_verification's threshold").
 """
 
 from __future__ import annotations
@@ -52,7 +36,7 @@ HOP = SAMPLE_RATE // 100  # samples between mel frames (10 ms)
 PARTIAL_FRAMES = 160  # mel frames in one window (1.6 s), the length the encoder was trained on
 MIN_SPEECH = 1.0  # seconds of detected speech needed for a usable embedding
 TARGET_DBFS = -30.0  # Resemblyzer's loudness target: quieter speech is raised to it, louder left alone
-THRESHOLD_SHORT, THRESHOLD_LONG = 0.725, 0.82  # same-speaker cosine thresholds, see the module docstring
+THRESHOLD_SHORT, THRESHOLD_LONG = 0.725, 0.82  # same-speaker cosine thresholds, see docs/benchmarks.md
 SHORT, LONG = 2.0, 4.0  # seconds of speech (harmonic mean of both sides) where each threshold applies
 CONFIDENT_MARGIN = 0.05  # a score this far from the threshold is rarely on the wrong side
 _load_lock = threading.Lock()

@@ -10,7 +10,7 @@ the cross-validation reports their expected calibration error). Everything is de
 
 The default encoder (Whisper base, 62.3% unweighted average recall against GE2E's 51.2% and YAMNet's
 31.1% on CREMA-D's 51 training actors, 6 emotions, 5 folds by speaker) and C (0.003, the best of
-0.001-1 there) were chosen by `python -m copilot.benchmarks.head_encoders`: see docs/heads.md.
+0.001-1 there) were chosen by `python experiments/head_encoders.py`: see docs/heads.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """How well one tool's labels answer a labelled benchmark's questions, with no LLM in the way.
 
-    python -m copilot.benchmarks.tool_labels --data ../shared/data/sakura-dev --track Emotion --tool emotion
-    python -m copilot.benchmarks.tool_labels --data ../shared/data/sakura-dev --track Gender --tool gender \\
+    python experiments/tool_labels.py --data ../shared/data/sakura-dev --track Emotion --tool emotion
+    python experiments/tool_labels.py --data ../shared/data/sakura-dev --track Gender --tool gender \\
         --gender f0,head,both
 
 For each clip of a SAKURA-format track (``attribute_label`` holds the truth) it runs the tool once and

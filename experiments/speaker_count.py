@@ -1,7 +1,7 @@
 """Speaker counts found by the diarization tool alone (no LLM) against the true counts.
 
-    python -m copilot.benchmarks.speaker_count ../shared/data/ds-dev
-    python -m copilot.benchmarks.speaker_count /tmp/espeak-turns --make 10   # build an espeak-ng set, then count
+    python experiments/speaker_count.py ../shared/data/ds-dev
+    python experiments/speaker_count.py /tmp/espeak-turns --make 10   # build an espeak-ng set, then count
 
 Reads a Dynamic-SUPERB-style folder (``items.jsonl``: ``task``, ``audio``, ``instruction`` with its
 options, ``answer``, ``meta.n_speakers``), runs ``diarize`` on every SpeakerCounting and
@@ -20,7 +20,6 @@ import argparse
 import json
 import random
 import re
-import subprocess
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -31,6 +30,7 @@ import soundfile as sf
 
 from copilot.audio import SAMPLE_RATE, load
 from copilot.benchmarks.adapters import read_jsonl
+from copilot.espeak import speak
 from copilot.tools.diarization import diarize
 
 TASKS = ("SpeakerCounting", "MultiSpeakerDetection")
@@ -88,11 +88,7 @@ def _order(rng: random.Random, n: int) -> list[int]:
 
 def _turn(voice: tuple[str, int], text: str, seconds: float, tmp: Path) -> np.ndarray:
     """``seconds`` of ``text`` spoken by ``voice``, leading and trailing silence removed, at 16 kHz."""
-    raw = tmp.with_suffix(".raw.wav")
-    subprocess.run(["espeak-ng", "-v", voice[0], "-p", str(voice[1]), "-s", "160", "-w", str(raw), text], check=True)
-    trim = ["silence", "1", "0.02", "0.5%", "reverse", "silence", "1", "0.02", "0.5%", "reverse"]
-    subprocess.run(["sox", "-V1", str(raw), "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", str(tmp), *trim,
-                    "trim", "0", f"{seconds:.2f}"], check=True)
+    speak(text, tmp, voice=voice[0], pitch=voice[1], speed=160, rate=SAMPLE_RATE, trim="both", seconds=seconds)
     samples, _ = sf.read(tmp, dtype="float32")
     return samples
 

@@ -1,6 +1,6 @@
 """How well the speaker encoder separates the speakers of a labelled corpus, and where its threshold would sit.
 
-    python -m copilot.benchmarks.speaker_threshold ../shared/data/emotion-train --per-speaker 24
+    python experiments/speaker_threshold.py ../shared/data/emotion-train --per-speaker 24
 
 Reads ``items.jsonl`` (``audio``, ``speaker``; ``gender`` and ``corpus`` when there are), embeds up to
 ``--per-speaker`` clips of each speaker with the ``speaker_verification`` tool's encoder, and scores every pair of

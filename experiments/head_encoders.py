@@ -1,6 +1,6 @@
 """Which encoder a learned head should stand on: grouped cross-validation of the same head over each encoder.
 
-    python -m copilot.benchmarks.head_encoders --data ../shared/data/emotion-train/items.jsonl \
+    python experiments/head_encoders.py --data ../shared/data/emotion-train/items.jsonl \
         --label emotion --group speaker --where corpus=crema-d
 
 Prints, per encoder, the unweighted average recall, the accuracy and the feature time per clip

@@ -1,6 +1,6 @@
 """Gender by pitch, by a learned head, and by both: accuracy of each on a SAKURA-format Gender track.
 
-    python -m copilot.benchmarks.gender_methods --data ../shared/data/sakura-dev
+    python experiments/gender_methods.py --data ../shared/data/sakura-dev
 
 The pitch rule is the `gender` tool's median F0 against 159 Hz; the head is the shipped gender head; "both" adds their log-odds of ``female``, as the tool does (the
 head alone where the rule finds no pitch, which the rule alone counts wrong). Each method hears the same speech.
