@@ -21,6 +21,8 @@ EPILOG = """examples:
   copilot ask clip.wav "Which language? (a) French (b) German" "What is said?" --json
   copilot ask clip.wav "What is said?" --asr openai-whisper:~/.cache/whisper/small.pt
   copilot inspect clip.wav                       what every tool finds in a clip
+  copilot transcript meeting.wav --format srt --out meeting.srt
+                                                 who said what, when, as subtitles
   copilot run asr clip.wav --args '{"word_timestamps": true}'
   copilot run speaker_verification a.wav b.wav
   copilot tools --json                           tool descriptions and schemas
@@ -144,6 +146,8 @@ def _parser() -> argparse.ArgumentParser:
     add_backend_flags(p)
     p.set_defaults(func=_run)
 
+    _add_transcript_command(sub)
+
     p = sub.add_parser("tools", help="list the tools with their descriptions and schemas; `tools new NAME` writes a new one")
     p.add_argument("--json", action="store_true", help="print the full specs (descriptions and JSON schemas)")
     p.set_defaults(func=_tools)
@@ -200,6 +204,35 @@ def _add_cache_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--tool", metavar="NAME", help="delete only this tool's outputs (see `copilot cache info`)")
     p.set_defaults(func=_cache_clear)
+
+
+TRANSCRIPT_HELP = """\
+Transcribe a clip (asr, with word times) and give each word and segment a speaker (diarization's S1, S2...,
+in order of first speech), then write it as the whisper CLI does, speakers as WhisperX writes them:
+[S1]: text. A segment whose words change speaker is split there. Both tools' outputs are kept in the
+tool cache, so a second transcript of the clip runs no model (nor does a question's diarization step)."""
+TRANSCRIPT_EXAMPLES = """\
+examples:
+  copilot transcript meeting.wav                                  [S1]: ... a line a segment
+  copilot transcript meeting.wav --format srt --out meeting.srt   subtitles, HH:MM:SS,mmm
+  copilot transcript lecture.mp3 --format vtt --no-speakers       one voice: diarization does not run
+  copilot transcript meeting.wav --format json                    segments, words, speakers and times"""
+
+
+def _add_transcript_command(sub: argparse._SubParsersAction) -> None:
+    """Add ``transcript``: a clip's transcript with its speakers, in one of the whisper CLI's formats."""
+    from copilot.transcript import WRITERS
+
+    summary = "write a clip's transcript, who said what and when, as txt, srt, vtt or json"
+    p = sub.add_parser("transcript", help=summary, description=TRANSCRIPT_HELP, epilog=TRANSCRIPT_EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("audio", help="an audio or video file")
+    p.add_argument("--format", choices=list(WRITERS), default="txt", help="the document's format (default: txt)")
+    p.add_argument("--speakers", action=argparse.BooleanOptionalAction, default=True,
+                   help="label each segment with its speaker (default: on); --no-speakers does not run diarization")
+    p.add_argument("--out", metavar="PATH", help="write the document to PATH instead of stdout")
+    add_backend_flags(p)
+    p.set_defaults(func=_transcript)
 
 
 def _load_clips(paths: Sequence[str]) -> dict:
@@ -313,6 +346,26 @@ def _inspect(args: argparse.Namespace) -> None:
         from copilot.inspect import render
 
         print(render(report))
+
+
+def _transcript(args: argparse.Namespace) -> None:
+    import time
+    from pathlib import Path
+
+    from copilot.transcript import WRITERS, transcript
+
+    started = time.perf_counter()
+    audio = _load_clips([args.audio])["audio1"]
+    print(f"transcribing {args.audio} ({audio.duration:.1f} s) ...", file=sys.stderr)
+    document = WRITERS[args.format](transcript(audio, speakers=args.speakers, progress=True))
+    if not args.out:
+        print(document, end="")
+        return
+    try:
+        Path(args.out).write_text(document, encoding="utf-8")
+    except OSError as exc:
+        raise CopilotError(f"cannot write {args.out}: {exc.strerror}") from None
+    print(f"wrote {args.out} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
 
 
 def _tools(args: argparse.Namespace) -> None:
