@@ -52,10 +52,11 @@ class ServerConfig(BaseModel):
     @property
     def max_body_bytes(self) -> int:
         """The largest request body: two clips in base64 plus room for the text."""
-        return MAX_CLIPS * _base64_length(self.max_audio_bytes) + 1_000_000
+        return MAX_CLIPS * base64_length(self.max_audio_bytes) + 1_000_000
 
 
-def _base64_length(n_bytes: int) -> int:
+def base64_length(n_bytes: int) -> int:
+    """How many base64 characters encode ``n_bytes`` bytes."""
     return 4 * math.ceil(n_bytes / 3)
 
 

@@ -37,7 +37,7 @@ class ApiError(Exception):
         )
 
     def response(self) -> Response:
-        return _json(self.body, self.status, self.headers)
+        return json_response(self.body, self.status, self.headers)
 
 
 class ClientGone(ApiError):
@@ -75,7 +75,7 @@ def public(text: str) -> str:
     return _private_folders().sub("…", text)
 
 
-def _json(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """``model`` as a JSON response, no folder of this machine in it (NaN and infinities as null)."""
     return Response(public(model.model_dump_json()), status, headers, media_type="application/json")
 

@@ -16,7 +16,7 @@ from copilot.audio import Audio, load
 from copilot.errors import AudioError, QuestionError
 from copilot.questions import check_length
 from copilot.serve.api import ChatRequest, InputAudio
-from copilot.serve.config import MAX_CLIPS, ServerConfig, _base64_length
+from copilot.serve.config import MAX_CLIPS, ServerConfig, base64_length
 from copilot.serve.errors import ApiError, for_client
 
 MAX_CONTAINERS = 1000  # JSON objects and arrays in a request body: a chat request has a few dozen
@@ -83,12 +83,12 @@ def decode_audio(part: InputAudio, name: str, max_bytes: int) -> bytes:
     """
     data = part.data.partition(",")[2] if part.data.startswith("data:") else part.data
     too_large = ApiError(413, f"{name} is larger than the {max_bytes / 1e6:g} MB limit", "audio_too_large")
-    if len(data) > 2 * _base64_length(max_bytes):
+    if len(data) > 2 * base64_length(max_bytes):
         raise too_large
     if not data.isascii():
         raise ApiError(400, f"{name}: input_audio.data is not valid base64", "invalid_base64")
     packed = data.encode("ascii").translate(None, _WHITESPACE)
-    if len(packed) > _base64_length(max_bytes):
+    if len(packed) > base64_length(max_bytes):
         raise too_large
     try:
         raw = base64.b64decode(packed, validate=True)

@@ -35,7 +35,7 @@ from copilot.serve.api import (
     Reply,
 )
 from copilot.serve.config import ServerConfig
-from copilot.serve.errors import ApiError, ClientGone, _json, for_client, incident, public
+from copilot.serve.errors import ApiError, ClientGone, for_client, incident, json_response, public
 from copilot.serve.parse import prepare
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ class Service:
         """``GET /v1/models``: the one model id this server answers as."""
         self._authorise(request)
         card = ModelCard(created=self.started, planner=self.agent.planner.name)
-        return _json(ModelList(data=[card]))
+        return json_response(ModelList(data=[card]))
 
     async def chat(self, request: HttpRequest) -> Response:
         """``POST /v1/chat/completions``: answer the last user message's question about its clips."""
@@ -94,7 +94,7 @@ class Service:
             choices=[Choice(message=ChatMessage(content=answer.text))],
             copilot=answer,
         )
-        return _json(completion)
+        return json_response(completion)
 
     def _start(self, place: Place, raw: bytes) -> Job:
         """Queue the request's work in its place; the work reports back on the event loop."""
