@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import operator
-import sqlite3
 import time
 from dataclasses import replace
 from typing import Annotated, Any, TypedDict, cast
@@ -44,7 +43,7 @@ from copilot.plans import Kept, PlanBook
 from copilot.program import Program, ProgramError, ProgramPart, Step, dependencies, merge, prefixed, resolve, validate
 from copilot.questions import asks_about_content, asks_per_speaker, asks_what_is_said, parts
 from copilot.registry import Registry, default_registry
-from copilot.tool import Clips, Tool, ToolOutput
+from copilot.tool import Clips
 from copilot.tool_runner import StepTimeout, ToolRunner
 from copilot.words import says, stems
 
@@ -349,32 +348,15 @@ class Copilot:
         args = tool.parse(resolve(step, outputs))
         evidence.args = args.model_dump(mode="json", exclude_none=True)
         key = self.cache.key(tool, args, clips)
-        result = self._cached(tool, key)
+        result = self.cache.read(tool, key)
         evidence.cached = result is not None
         if result is None:
             result = self._runner.run(lambda: tool(args, clips), self.step_timeout)
-            self._store(key, tool.name, result)
+            self.cache.keep(key, tool.name, result)
         evidence.output = result.model_dump(mode="json")
         evidence.facts, evidence.labels, evidence.attribute = result.facts(), result.labels(), result.attribute()
         evidence.quantities, evidence.by_speaker = result.quantities(), result.labels_by_speaker()
         evidence.vocabulary, evidence.named_values = result.vocabulary(), result.named_values()
-
-    def _cached(self, tool: Tool, key: str) -> ToolOutput | None:
-        """The call's kept output, or None: none is kept, the row no longer reads as the tool's output (kept by an
-        older version, or corrupt), or the cache cannot be read now (locked); the tool then runs again."""
-        try:
-            row = self.cache.get(key)
-            return None if row is None else tool.output_model.model_validate(row)
-        except (sqlite3.Error, ValueError) as exc:  # pydantic's and json's errors are ValueErrors
-            log.warning("tool cache: not using %s's kept output (%s)", tool.name, exc)
-            return None
-
-    def _store(self, key: str, tool: str, result: ToolOutput) -> None:
-        """Keep the output for the next question; a cache that cannot be written now costs only that reuse."""
-        try:
-            self.cache.put(key, tool, result.model_dump(mode="json"))
-        except sqlite3.Error as exc:
-            log.warning("tool cache: %s's output not kept (%s)", tool, exc)
 
     def _review(self, state: State) -> dict[str, Any]:
         done = self._current(state)

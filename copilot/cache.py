@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -14,7 +15,9 @@ from pydantic import BaseModel, Field
 
 from copilot import backends
 from copilot.config import Settings
-from copilot.tool import Clips, Tool, ToolInput
+from copilot.tool import Clips, Tool, ToolInput, ToolOutput
+
+log = logging.getLogger("copilot.cache")
 
 
 def default_path() -> Path:
@@ -85,6 +88,24 @@ class ToolCache:
         with self._lock:
             row = self._db.execute("SELECT output FROM outputs WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
+
+    def read(self, tool: Tool, key: str) -> ToolOutput | None:
+        """The kept output of the call ``key`` as ``tool``'s output, or None: none is kept, the row no longer reads as
+        the tool's output (kept by an older version, or corrupt), or the cache cannot be read now (locked); the caller
+        then runs the tool again."""
+        try:
+            row = self.get(key)
+            return None if row is None else tool.output_model.model_validate(row)
+        except (sqlite3.Error, ValueError) as exc:  # pydantic's and json's errors are ValueErrors
+            log.warning("tool cache: not using %s's kept output (%s)", tool.name, exc)
+            return None
+
+    def keep(self, key: str, tool: str, result: ToolOutput) -> None:
+        """Keep ``result`` for the next call; a cache that cannot be written now costs only that reuse."""
+        try:
+            self.put(key, tool, result.model_dump(mode="json"))
+        except sqlite3.Error as exc:
+            log.warning("tool cache: %s's output not kept (%s)", tool, exc)
 
     def put(self, key: str, tool: str, output: dict[str, Any]) -> None:
         text = json.dumps(output)

@@ -19,14 +19,14 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable
 from itertools import groupby
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:
     from copilot.audio import Audio
     from copilot.cache import ToolCache
-    from copilot.tool import Clips, Tool, ToolInput
+    from copilot.tool import Clips, Tool, ToolInput, ToolOutput
     from copilot.tools.asr import AsrOutput
     from copilot.tools.diarization import Turn
 
@@ -76,10 +76,10 @@ def transcript(
 
     cache = cache or ToolCache()
     clips = {"audio1": audio}
-    said = AsrOutput.model_validate(_cached(asr, AsrInput(word_timestamps=True), clips, cache, progress))
+    said = cast(AsrOutput, _cached(asr, AsrInput(word_timestamps=True), clips, cache, progress))
     if not speakers:
         return Transcript(language=said.language, duration=audio.duration, segments=_segments(said, []), speakers=[])
-    who = DiarizationOutput.model_validate(_cached(diarization, diarization.parse({}), clips, cache, progress))
+    who = cast(DiarizationOutput, _cached(diarization, diarization.parse({}), clips, cache, progress))
     segments = [piece for segment in _segments(said, who.turns) for piece in _split(segment, said.language)]
     counts = Counter(w.speaker for s in segments for w in s.words)
     summary = [
@@ -88,15 +88,15 @@ def transcript(
     return Transcript(language=said.language, duration=audio.duration, segments=segments, speakers=summary)
 
 
-def _cached(tool: Tool, args: ToolInput, clips: Clips, cache: ToolCache, progress: bool) -> dict[str, Any]:
-    """The tool's output on ``clips`` as JSON, from the cache when kept there, else run and kept."""
+def _cached(tool: Tool, args: ToolInput, clips: Clips, cache: ToolCache, progress: bool) -> ToolOutput:
+    """The tool's output on ``clips``: from the cache when kept there (`ToolCache.read`), else run and kept."""
     key, started = cache.key(tool, args, clips), time.perf_counter()
-    output = cache.get(key)
+    output = cache.read(tool, key)
     if progress:
         print(f"  {tool.name}: {'kept output' if output else 'running'} ...", file=sys.stderr, end="", flush=True)
     if output is None:
-        output = tool(args, clips).model_dump(mode="json")
-        cache.put(key, tool.name, output)
+        output = tool(args, clips)
+        cache.keep(key, tool.name, output)
     if progress:
         print(f" {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return output
