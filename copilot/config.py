@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from copilot.errors import CopilotError
 
@@ -33,9 +33,8 @@ def _truthy(value: str | None) -> bool:
 class Settings(BaseModel):
     """Where models and caches live and which limits apply.
 
-    Every field has an environment variable: ``SPEECH_COPILOT_CACHE``,
-    ``SPEECH_COPILOT_MODEL_DIR``, ``SPEECH_COPILOT_MAX_DURATION``, ``SPEECH_COPILOT_MAX_QUESTION``, ``SPEECH_COPILOT_HEADS`` and
-    ``SPEECH_COPILOT_ALLOW_NETWORK``.
+    Every field has an environment variable: ``SPEECH_COPILOT_ALLOW_NETWORK`` and those in `_VARIABLES`
+    (``SPEECH_COPILOT_CACHE``, ``_MODEL_DIR``, ``_MAX_DURATION``, ``_MAX_QUESTION``, ``_HEADS``, ``_CACHE_MB``).
     """
 
     cache_dir: Path = Field(default_factory=_default_cache)
@@ -48,22 +47,16 @@ class Settings(BaseModel):
     allow_network: bool = Field(False, description="allow downloads from model hubs (never needed by default)")
     cache_mb: float = Field(500.0, gt=0, allow_inf_nan=False, description="largest size of the kept tool outputs, in MB")
 
+    @field_validator("cache_dir", "model_dir", "heads_dir")
+    @classmethod
+    def _expand_home(cls, path: Path | None) -> Path | None:
+        return path.expanduser() if path else path
+
     @classmethod
     def from_env(cls) -> Settings:
         env = os.environ
         values: dict[str, object] = {"allow_network": _truthy(env.get("SPEECH_COPILOT_ALLOW_NETWORK"))}
-        if env.get("SPEECH_COPILOT_CACHE_MB"):
-            values["cache_mb"] = env["SPEECH_COPILOT_CACHE_MB"]
-        if env.get("SPEECH_COPILOT_CACHE"):
-            values["cache_dir"] = Path(env["SPEECH_COPILOT_CACHE"]).expanduser()
-        if env.get("SPEECH_COPILOT_MODEL_DIR"):
-            values["model_dir"] = Path(env["SPEECH_COPILOT_MODEL_DIR"]).expanduser()
-        if env.get("SPEECH_COPILOT_HEADS"):
-            values["heads_dir"] = Path(env["SPEECH_COPILOT_HEADS"]).expanduser()
-        if env.get("SPEECH_COPILOT_MAX_DURATION"):
-            values["max_duration"] = env["SPEECH_COPILOT_MAX_DURATION"]
-        if env.get("SPEECH_COPILOT_MAX_QUESTION"):
-            values["max_question_chars"] = env["SPEECH_COPILOT_MAX_QUESTION"]
+        values |= {field: env[name] for field, name in _VARIABLES.items() if env.get(name)}
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
