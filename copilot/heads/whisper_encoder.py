@@ -22,6 +22,7 @@ from copilot.errors import ModelError
 
 if TYPE_CHECKING:
     import torch
+    from faster_whisper.feature_extractor import FeatureExtractor
 
 MODEL = "whisper-base"
 MEL_BANDS = 80
@@ -101,7 +102,7 @@ class WhisperEncoder:
 
 
 @cache
-def _load() -> tuple[object, WhisperEncoder]:
+def _load() -> tuple[FeatureExtractor, WhisperEncoder]:
     from faster_whisper.feature_extractor import FeatureExtractor
 
     torch = backends.import_torch()
@@ -117,6 +118,6 @@ def encode(samples: np.ndarray) -> np.ndarray:
 
     with _lock:
         extractor, encoder = _load()
-    mel = extractor(samples)[:, :-1]  # type: ignore[operator]
+    mel = extractor(samples)[:, :-1]
     with torch.no_grad():
         return encoder(torch.from_numpy(np.ascontiguousarray(mel, np.float32))).numpy()
