@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from pydantic import Field
 
-from copilot.agent import NO_STEP, Copilot
+from copilot.agent import Copilot
+from copilot.agent.amend import amend
+from copilot.agent.parts import NO_STEP
 from copilot.answer import Request
 from copilot.audio import from_array
 from copilot.cache import ToolCache
@@ -156,6 +158,6 @@ def voices(args: VoicesInput, clips) -> Voices:
 def test_a_question_about_one_speaker_among_several_gets_the_tool_speaker_by_speaker(tmp_path):
     agent = Copilot(LLMPlanner(ScriptedLLM()), Registry([voices]), ToolCache(tmp_path / "cache.sqlite"))
     request = Request(question="Who speaks first, a man or a woman?", clips={"audio1": 5.0})
-    amended, notes = agent._amend(Program(steps=[Step(id="p1s1", tool="voices")]), request, 1, part=1)
+    amended, notes = amend(Program(steps=[Step(id="p1s1", tool="voices")]), request, 1, agent._context({}), part=1)
     assert amended.steps[0].args == {"by_speaker": True}
     assert notes == ["round 1: part 1, step 'p1s1', voices: set by_speaker, as the question is about one speaker among several"]

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from copilot.agent import Copilot
+from copilot.agent.reuse import reused
 from copilot.answer import Request
 from copilot.audio import from_array
 from copilot.benchmarks.items import Result
@@ -201,6 +202,6 @@ def test_a_compound_question_borrows_nothing_and_a_compound_program_lends_nothin
     compound = request("How loud is it, and what kind is it?")
     assert book.find(compound) is not None  # the book would lend it a program, but the agent plans it part by part
     copilot, _ = agent(tmp_path, book)
-    assert copilot._reused({"request": compound, "clips": clips}) is None
+    assert reused(compound, copilot._context(clips)) is None
     book.keep(request("how loud is this"), merge([("How loud?", parse({"steps": [{"tool": "peak", "id": "p1s1"}]}))]))
     assert book.find(request("how loud")) is None  # two plain neighbours are left
