@@ -268,10 +268,29 @@ def dynamic_superb(data: Path, audio_dir: Path | None) -> list[Item]:
     return items
 
 
+def compound(data: Path, audio_dir: Path | None) -> list[Item]:
+    """The project's compound-question set, written by `copilot bench make compound` (`copilot.benchmarks.compound_set`):
+    its ``items.jsonl``, one `Item` of kind ``compound`` a line, each part with its truth, the audio relative to the file.
+
+    Each part is scored from its own text when the answer has one per part, else from the whole answer
+    (`scorers.score_parts`); the report adds a table of the parts by kind.
+    """
+    index = _index_file(data, "items.jsonl")
+    if index is None:
+        raise CopilotError(f"no items.jsonl in {data}: make the set with `copilot bench make compound {data}`")
+    items = []
+    for number, r in enumerate(read_jsonl(index), 1):
+        if r.get("kind") != "compound":
+            raise CopilotError(f"{index}:{number} is not a compound item; make the set with `copilot bench make compound`")
+        items.append(Item.model_validate({**r, "audio": [resolve_audio(a, index.parent, audio_dir) for a in r["audio"]]}))
+    return items
+
+
 ADAPTERS: dict[str, Callable[[Path, Path | None], list[Item]]] = {
     "sakura": sakura,
     "jasco": jasco,
     "mmau": mmau,
     "dynamic-superb": dynamic_superb,
     "jsonl": generic_jsonl,
+    "compound": compound,
 }

@@ -1,6 +1,6 @@
 """The `copilot bench` commands: `run` a benchmark against a system into a resumable results file, `rescore` a
-results file's predictions, and `report` results files as markdown tables and a bar chart. `add_commands` adds them
-to the `copilot` parser."""
+results file's predictions, `report` results files as markdown tables and a bar chart, and `make` the project's own
+compound-question set. `add_commands` adds them to the `copilot` parser."""
 
 from __future__ import annotations
 
@@ -18,11 +18,14 @@ EPILOG = """examples:
   copilot bench rescore jasco --data ../shared/data/jasco-dev jasco-qwen2.jsonl --judge openai:llama-3.1-70b \
       --out jasco-qwen2-70b.jsonl
   copilot bench report sakura-copilot.jsonl sakura-cascade.jsonl --chart sakura.png
+  copilot bench make compound /tmp/compound
+  copilot bench run compound --data /tmp/compound --system copilot --out compound.jsonl
 
 benchmarks: sakura (items.jsonl, or the release's data/<Track>/metadata.csv), jasco (items.jsonl or v0.csv),
 mmau (mmau-test-mini.json), dynamic-superb (ds-dev's items.jsonl: SAKURA's format with a task per item and audio2
 for two-clip tasks, reported per task and as the unweighted mean over tasks; or a local export of the Hugging Face
-task datasets, one folder a task), jsonl (any JSONL of audio, question, options, answer)
+task datasets, one folder a task), jsonl (any JSONL of audio, question, options, answer), compound (the project's
+compound questions, made by `bench make compound`: each part scored on its own, reported by part kind)
 
 systems: copilot (with --planner), cascade:asr, cascade:asr+tags, cascade:all (answered by --llm),
 openai-audio[:MODEL] (an audio LLM behind an OpenAI-compatible API: --base-url or OPENAI_BASE_URL, OPENAI_API_KEY),
@@ -38,11 +41,11 @@ def _positive(text: str) -> int:
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``bench run``, ``bench rescore`` and ``bench report`` to the subcommands of a parser."""
+    """Add ``bench run``, ``bench rescore``, ``bench report`` and ``bench make`` to the subcommands of a parser."""
     from copilot.benchmarks.adapters import ADAPTERS
 
     bench = subparsers.add_parser(
-        "bench", help="run benchmarks (SAKURA, JASCO, MMAU, Dynamic-SUPERB, JSONL) and report the results",
+        "bench", help="run benchmarks (SAKURA, JASCO, MMAU, Dynamic-SUPERB, JSONL, compound) and report the results",
         description="Ask a system every benchmark item, score the answers, and compare systems.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -111,6 +114,21 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--chart", type=Path, help="the bar chart PNG (default: the first results file with .png)")
     p.set_defaults(func=_report)
 
+    from copilot.benchmarks.items import PART_KINDS
+
+    kinds = "\n".join(f"  {k:14} {', '.join(v.tools) or 'no tool':13} {v.about}" for k, v in PART_KINDS.items())
+    p = actions.add_parser(
+        "make", help="make the project's compound-question set (espeak-ng talkers over gcompris sounds)",
+        description="Writes 14 clips into DIR/clips, 44 questions of two to four parts, each part's truth known by "
+        "construction, into DIR/items.jsonl (run them as `copilot bench run compound --data DIR`), and what each clip "
+        "is made of into DIR/clips.jsonl. Needs espeak-ng, sox and gcompris-qt-data.",
+        epilog=f"part kinds and the tools serving them:\n{kinds}", formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("set", choices=["compound"], help="the set to make")
+    p.add_argument("folder", type=Path, metavar="DIR", help="where to write it")
+    p.add_argument("--seed", type=int, default=0, help="the seed drawing voices and background starts (default: 0)")
+    p.set_defaults(func=_make)
+
 
 def _run(args: argparse.Namespace) -> None:
     from copilot.benchmarks.adapters import load_items
@@ -156,3 +174,14 @@ def _report(args: argparse.Namespace) -> None:
     print(render(by_bench))
     path = chart(by_bench, args.chart or args.results[0].with_suffix(".png"))
     print(f"chart: {path}", file=sys.stderr)
+
+
+def _make(args: argparse.Namespace) -> None:
+    from collections import Counter
+
+    from copilot.benchmarks.compound_set import CLIPS, make_set
+
+    items = make_set(args.folder, args.seed)
+    counts = Counter(part.kind for item in items for part in item.parts)
+    print(f"wrote {len(CLIPS)} clips and {len(items)} items ({sum(counts.values())} parts: "
+          + ", ".join(f"{k} {n}" for k, n in counts.most_common()) + f") into {args.folder}", file=sys.stderr)

@@ -3,12 +3,43 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-Kind = Literal["choice", "open", "classification", "transcript", "number"]
-"""How an item is scored: option match, LLM judge, label match and macro-F1, WER/CER, or absolute error."""
+from copilot.program import Program
+
+Kind = Literal["choice", "open", "classification", "transcript", "number", "compound"]
+"""How an item is scored: option match, LLM judge, label match and macro-F1, WER/CER, absolute error, or each of a
+compound question's parts on its own (`Part`)."""
+
+PartKind = Literal[
+    "count", "sound", "sound_yes", "gender", "gender_first", "gender_second", "words", "duration", "loudness",
+    "unmeasurable",
+]
+
+
+class PartSpec(NamedTuple):
+    """What a part of one kind asks, the type of its truth, and the tools that can measure it."""
+
+    truth: type
+    tools: tuple[str, ...]
+    about: str
+
+
+PART_KINDS: dict[PartKind, PartSpec] = {
+    "count": PartSpec(int, ("diarization",), "how many people speak"),
+    "sound": PartSpec(list, ("sound_events",), "the background sound: any of the words names it"),
+    "sound_yes": PartSpec(bool, ("sound_events",), "whether a named sound is in the clip: yes or no"),
+    "gender": PartSpec(str, ("gender",), "male or female, of a clip's one talker"),
+    "gender_first": PartSpec(str, ("gender",), "male or female, of the first to speak (gender with by_speaker)"),
+    "gender_second": PartSpec(str, ("gender",), "male or female, of the second to speak (gender with by_speaker)"),
+    "words": PartSpec(list, ("asr",), "what is said: any of the content words"),
+    "duration": PartSpec(float, ("duration",), "seconds, right within 5% or 0.3 s"),
+    "loudness": PartSpec(str, ("loudness",), "quiet (about -35 LUFS), moderate (-23) or loud (-12)"),
+    "unmeasurable": PartSpec(type(None), (), "nothing a tool here measures: right when the answer says so"),
+}
+"""Every part kind: its truth's type, the tools that serve it, and what it asks."""
 
 WORDINGS = [
     "{question}",
@@ -17,6 +48,20 @@ WORDINGS = [
 ]
 """Prompt variants for items whose benchmark publishes none: three wordings of the same question, in the spirit
 of Talk Arena's three prompts per task (our own wordings; theirs are not reproduced). The first is the question as given."""
+
+
+class Part(BaseModel):
+    """One question of a compound question, asked on its own, with its truth."""
+
+    kind: PartKind
+    question: str
+    truth: bool | int | float | str | list[str] | None
+
+    @model_validator(mode="after")
+    def _truth_fits(self) -> Part:
+        if type(self.truth) is not PART_KINDS[self.kind].truth:
+            raise ValueError(f"a {self.kind} part's truth is a {PART_KINDS[self.kind].truth.__name__}, not {self.truth!r}")
+        return self
 
 
 class Item(BaseModel):
@@ -40,6 +85,13 @@ class Item(BaseModel):
         default_factory=dict, description="the dataset's own account of the audio, as facts per tool (for `oracle`)"
     )
     metadata: dict[str, Any] = Field(default_factory=dict, description="everything else the dataset says about the item")
+    parts: list[Part] = Field(default_factory=list, description="a compound item's questions, in order, each scored on its own")
+
+    @model_validator(mode="after")
+    def _compound_has_parts(self) -> Item:
+        if (self.kind == "compound") != bool(self.parts) or len(self.parts) == 1:
+            raise ValueError("a compound item has two parts or more, and an item of another kind none")
+        return self
 
     def wordings(self) -> list[str]:
         """The prompt variants to ask, the default first: the benchmark's own, or `WORDINGS` around the question."""
@@ -54,6 +106,20 @@ class Prediction(BaseModel):
     evidence: list[dict[str, Any]] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
     reused_plan: bool = Field(False, description="the copilot ran a program kept for an earlier question of this shape")
+    parts: list[str] = Field(default_factory=list, description="the answer's text for each part of a compound question, "
+                             "when the system answered part by part")
+    program: Program | None = Field(None, description="the program the system planned, when it plans one")
+
+
+class PartScore(BaseModel):
+    """How one part of a compound item fared: planned with a serving tool, measured by one, answered right, and a
+    claim stated without a measurement. A part of an item whose answer failed is none of these."""
+
+    kind: PartKind
+    planned: bool = False
+    measured: bool = False
+    right: bool = False
+    claim: bool = False
 
 
 class Result(BaseModel):
@@ -75,6 +141,9 @@ class Result(BaseModel):
     evidence: list[dict[str, Any]] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
     reused_plan: bool = False
+    parts: list[str] = Field(default_factory=list, description="the prediction's text per part (`Prediction.parts`)")
+    program: Program | None = None
+    part_scores: list[PartScore] = Field(default_factory=list, description="a compound item's parts, how each fared")
     error: str | None = None
 
 

@@ -1,10 +1,11 @@
 """The report: results files aggregated into markdown tables per benchmark and category, systems side by side,
-published figures beside ours where known, and a bar chart of each benchmark's main metric.
+published figures beside ours where known, a compound benchmark's parts by kind, and a bar chart of each benchmark's
+main metric.
 
 With prompt variants, a cell reads ``best / mean``: for per-answer metrics the best variant per item averaged over
 items (JASCO's "Best-Mean") and the mean over all answers; for corpus metrics (macro-F1, WER, CER) the best and the
-mean of the per-variant figures. An error counts as a wrong answer (accuracy 0, judge 0) and is left out of
-refusals, WER and MAE.
+mean of the per-variant figures. An error counts as a wrong answer (accuracy 0, judge 0, none of its parts right)
+and is left out of refusals, WER and MAE.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean
+from typing import Literal, get_args
 
-from copilot.benchmarks.items import Result
+from copilot.benchmarks.items import PartKind, PartScore, Result
 from copilot.benchmarks.runner import latest, read_results
 from copilot.benchmarks.scorers import macro_f1
 from copilot.errors import CopilotError
@@ -83,6 +85,11 @@ def _scored(field: str, kinds: set[str], scale: float = 1.0) -> Callable[[Result
     return value
 
 
+def _parts_right(results: list[Result]) -> float | None:
+    parts = [p for r in results for p in r.part_scores]
+    return 100 * sum(p.right for p in parts) / len(parts) if parts else None
+
+
 METRICS = [
     Metric("judge", "judge score (0-2)", value=_scored("judge", {"open"}), digits=2),
     Metric("keyword_hit", "keyword hit (%)", value=_scored("keyword_hit", {"open"}, 100)),
@@ -92,10 +99,12 @@ METRICS = [
     Metric("cer", "CER (%)", corpus=_corpus_rate("char_errors", "chars"), lower_is_better=True),
     Metric("mae", "MAE", value=lambda r: None if r.error or "abs_error" not in r.score else float(r.score["abs_error"]),
            lower_is_better=True, digits=2),
-    Metric("refusal", "refusal rate (%)", value=lambda r: None if r.error else 100 * float(r.score["refusal"]),
+    Metric("refusal", "refusal rate (%)",
+           value=lambda r: None if r.error or "refusal" not in r.score else 100 * float(r.score["refusal"]),
            lower_is_better=True),
+    Metric("parts_right", "parts answered right (%)", corpus=_parts_right),
 ]
-MAIN = ["judge", "macro_f1", "accuracy", "wer", "mae", "keyword_hit"]
+MAIN = ["judge", "macro_f1", "accuracy", "wer", "mae", "keyword_hit", "parts_right"]
 """The metric charted for a benchmark: the first of these it has."""
 
 
@@ -206,8 +215,51 @@ def render(by_bench: dict[str, dict[str, list[Result]]]) -> str:
             cells = {s: {label: v or "–" for label, v in by_label.items()} for s, by_label in shares.items()}
             title = "modality orientation (% of answers with an action)"
             parts.append(_side_by_side(title, PUBLISHED.get(bench, {}).get("orientation", {}), labels, cells))
+        if any(r.part_scores for rs in systems.values() for r in rs):
+            parts.append(_parts_table(systems))
         parts.append("")
     return "\n".join(parts)
+
+
+def _parts_table(systems: dict[str, list[Result]]) -> str:
+    """A compound benchmark's parts, a column per system: answers with a text per part, parts planned with a
+    serving tool and answered right (in all and by kind), and values stated with no serving tool's measurement."""
+    present = {p.kind for rs in systems.values() for r in rs for p in r.part_scores}
+    kinds = [kind for kind in get_args(PartKind) if kind in present]
+    columns = {name: part_figures(rs, kinds) for name, rs in systems.items()}
+    labels = list(next(iter(columns.values())))
+    return "\n### compound parts\n\n" + _table(["row", *columns], [[label, *(c[label] for c in columns.values())]
+                                                                   for label in labels])
+
+
+def part_figures(results: list[Result], kinds: list[PartKind]) -> dict[str, str]:
+    """The parts table's figures for one system's ``results``, by row name, with a row for each of ``kinds``."""
+    parts = [p for r in results for p in r.part_scores]
+    measurable = [p for p in parts if p.kind != "unmeasurable"]
+    rows = {
+        "answers with a text per part": str(sum(1 for r in results if not r.error and len(r.parts) == len(r.part_scores))),
+        "parts": str(len(parts)),
+        "measurable parts planned with a serving tool": _share(sum(p.planned for p in measurable), len(measurable)),
+        "parts answered right": _share(sum(p.right for p in parts), len(parts)),
+    }
+    for kind in kinds:
+        rows[f"right: {kind}"] = _share_of(parts, kind, "right")
+    for kind in kinds:
+        if kind != "unmeasurable":
+            rows[f"planned: {kind}"] = _share_of(measurable, kind, "planned")
+    rows["parts no serving tool measured"] = str(sum(not p.measured for p in parts))
+    rows["answers stating a value no tool measured"] = str(sum(p.claim for p in parts))
+    rows["... of them for unmeasurable parts"] = str(sum(p.claim for p in parts if p.kind == "unmeasurable"))
+    return rows
+
+
+def _share_of(parts: list[PartScore], kind: PartKind, field: Literal["right", "planned"]) -> str:
+    of_kind = [p for p in parts if p.kind == kind]
+    return _share(sum(getattr(p, field) for p in of_kind), len(of_kind))
+
+
+def _share(n: int, total: int) -> str:
+    return f"{n}/{total} = {n / total:.0%}" if total else "-"
 
 
 def _systems_table(systems: dict[str, list[Result]], variants: dict[str, int]) -> str:

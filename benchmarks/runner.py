@@ -24,7 +24,7 @@ from typing import Literal, NamedTuple
 from pydantic import BaseModel, ValidationError
 from tqdm import tqdm
 
-from copilot.benchmarks.items import Item, Prediction, Result, result_key
+from copilot.benchmarks.items import Item, PartScore, Prediction, Result, result_key
 from copilot.benchmarks.judge import JUDGE_SCORES, Judge
 from copilot.benchmarks.scorers import score
 from copilot.benchmarks.systems import System
@@ -118,6 +118,7 @@ def unanswered(unit: Unit, system: str, benchmark: str) -> Result:
     return Result(
         key=result_key(item.id, unit.variant), id=item.id, variant=unit.variant, benchmark=benchmark, system=system,
         category=item.category, kind=item.kind, question=unit.question, reference=item.reference,
+        part_scores=[PartScore(kind=part.kind) for part in item.parts],
     )
 
 
@@ -145,11 +146,11 @@ def attempt(item: Item, variant: int, question: str, system: System, judge: Judg
     try:
         prediction = system.answer(item, question)
         result.prediction, result.evidence, result.timings = prediction.text, prediction.evidence, dict(prediction.timings)
-        result.reused_plan = prediction.reused_plan
+        result.reused_plan, result.parts, result.program = prediction.reused_plan, prediction.parts, prediction.program
         scoring = time.perf_counter()
         scored = score(item, prediction, question, judge)
         result.timings["scoring"] = round(time.perf_counter() - scoring, 3)  # the judge's time, when one rates
-        result.score, result.judge = scored.scores, scored.judge
+        result.score, result.judge, result.part_scores = scored.scores, scored.judge, scored.part_scores
         if scored.choice is not None:
             result.choice = f"({chr(ord('a') + scored.choice)}) {item.options[scored.choice]}"
     except Exception as exc:  # noqa: BLE001 - one item's failure is recorded, and the run goes on
@@ -181,7 +182,8 @@ def rescored(item: Item, result: Result, judge: Judge | None) -> Result:
     if result.error and not result.prediction:
         return result
     keep_verdict = result.judge is not None and (judge is None or judge.name == result.judge)
-    prediction = Prediction(text=result.prediction, choice=ord(result.choice[1]) - ord("a") if result.choice else None)
+    prediction = Prediction(text=result.prediction, choice=ord(result.choice[1]) - ord("a") if result.choice else None,
+                            evidence=result.evidence, parts=result.parts, program=result.program)
     new = result.model_copy(deep=True, update={"error": None})
     started = time.perf_counter()
     try:
@@ -195,7 +197,7 @@ def rescored(item: Item, result: Result, judge: Judge | None) -> Result:
     else:
         new.judge = scored.judge
         new.timings["scoring"] = round(time.perf_counter() - started, 3)
-    new.score = scored.scores
+    new.score, new.part_scores = scored.scores, scored.part_scores
     return new
 
 

@@ -1,15 +1,17 @@
 """Scorers: option match, MMAU's string match, label match and macro-F1, WER/CER, absolute error, keyword hits,
-refusals, and `score`, which applies the ones an item's kind calls for (with the LLM judge for open answers)."""
+refusals, each part of a compound question read from the words of its answer, and `score`, which applies the ones
+an item's kind calls for (with the LLM judge for open answers)."""
 
 from __future__ import annotations
 
 import re
 import string
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from copilot.benchmarks.items import Item, Prediction
+from copilot.benchmarks.items import PART_KINDS, Item, PartKind, PartScore, Prediction
+from copilot.numbers import WORDS
 from copilot.words import plain, says, stems
 
 if TYPE_CHECKING:
@@ -30,6 +32,7 @@ class Scored(BaseModel):
     scores: dict[str, float | str] = Field(default_factory=dict)
     choice: int | None = None
     judge: str | None = None
+    part_scores: list[PartScore] = Field(default_factory=list, description="a compound item's parts, how each fared")
 
 
 def parse_choice(text: str, options: list[str]) -> int | None:
@@ -154,6 +157,9 @@ def score(item: Item, prediction: Prediction, question: str, judge: Judge | None
         guess, truth = first_number(text), first_number(item.reference)
         if guess is not None and truth is not None:
             result.scores["abs_error"] = abs(guess - truth)
+    elif item.kind == "compound":
+        result.part_scores = score_parts(item, prediction)
+        return result  # a part that cannot be told is answered so, not refused: each part has its own verdict
     refusal = refused(text)
     if item.kind == "open":
         if item.keywords:
@@ -165,3 +171,185 @@ def score(item: Item, prediction: Prediction, question: str, judge: Judge | None
             refusal = refusal or verdict.refused
     result.scores["refusal"] = float(refusal)
     return result
+
+
+# --- the parts of a compound question -----------------------------------------------------------------------------
+
+Band = Literal["quiet", "moderate", "loud"]
+BY_SPEAKER: set[PartKind] = {"gender_first", "gender_second"}
+"""Kinds whose gender step serves them only with ``by_speaker`` true."""
+
+
+def score_parts(item: Item, prediction: Prediction) -> list[PartScore]:
+    """Every part of the compound ``item`` as ``prediction`` treats it: planned with a serving tool (a step of its
+    program), measured by one (a step of its evidence that ran without error), answered right (`score_part` of the
+    part's own text when the prediction has one per part, else of its whole text), and a value claimed with no
+    serving tool's measurement behind it."""
+    steps = prediction.program.steps if prediction.program else []
+    ran = [e for e in prediction.evidence if not e.get("error")]
+    texts = prediction.parts if len(prediction.parts) == len(item.parts) else [prediction.text] * len(item.parts)
+    results = []
+    for part, text in zip(item.parts, texts, strict=True):
+        planned = any(serves(part.kind, s.tool, s.args) for s in steps)
+        measured = any(serves(part.kind, e.get("tool"), e.get("args")) for e in ran)
+        claim = not measured and unmeasured_claim(part.kind, text)
+        results.append(PartScore(kind=part.kind, planned=planned, measured=measured,
+                                 right=score_part(part.kind, part.truth, text), claim=claim))
+    return results
+
+
+def serves(kind: PartKind, tool: str | None, args: dict[str, Any] | None) -> bool:
+    """Whether a call of ``tool`` with ``args`` (a step of a program, or of the evidence) serves a part of ``kind``."""
+    if tool not in PART_KINDS[kind].tools:
+        return False
+    return kind not in BY_SPEAKER or (args or {}).get("by_speaker") is True
+
+
+_NUMBER = rf"(\d+|\b(?:{'|'.join(WORDS)})\b)"
+_PEOPLE = r"(?:speakers?|people|persons?|voices?|talkers?|individuals?|participants?)"  # not "two men" of three
+_PEOPLE_COUNTS = [
+    re.compile(rf"\b{_NUMBER}\s+(?:(?!of\b)[a-z-]+\s+){{0,2}}{_PEOPLE}\b"),  # "two different speakers"
+    re.compile(rf"\b{_NUMBER}\s*(?:or|to|-|–)\s*{_NUMBER}\s+(?:(?!of\b)[a-z-]+\s+){{0,2}}{_PEOPLE}\b"),  # "two or three"
+    re.compile(rf"\b(?:number of )?{_PEOPLE}\s*(?::|=|count(?:ed)?:?|(?:is|was|were):?)\s*{_NUMBER}\b(?!\s+[a-z])"),  # "speakers: 2"
+]
+_SINGLE = re.compile(rf"\b(?:single|lone|sole|solo|only one|just one)\s+(?:[a-z-]+\s+)?(?:{_PEOPLE}|narrator)")
+_BARE = re.compile(rf"(?<![-\d.]){_NUMBER}\b(?![.:]\d)(?!\s*(?:s\b|sec|second|min|lufs|lkfs|db|hz|%|percent|o'clock))")
+_MALE = re.compile(r"\b(?:male|males|man|men|man's|men's|masculine|boy|gentleman)\b")
+_FEMALE = re.compile(r"\b(?:female|females|woman|women|woman's|women's|feminine|girl|lady)\b")
+_SECONDS = re.compile(rf"(?<![-\d.:])(\d+(?:\.\d+)?|\b(?:{'|'.join(WORDS)}))\s*(seconds?|secs?|s|minutes?|mins?)?\b")
+_CLOCK = re.compile(r"\b(\d+):(\d\d(?:\.\d+)?)\b")  # 0:12.4
+_NEGATED = re.compile(r"(?:\bnot|n't|\bnever|\bno|\bhardly|\bthan)(?:\s+\w+){0,2}\s*$")  # "not very loud", "than loud"
+_BANDS: dict[Band, re.Pattern[str]] = {
+    "quiet": re.compile(r"\b(?:quiet|soft|faint|hushed|low(?!\s*-?\s*(?:pitch|noise|frequenc|voice|tone)))\b"),
+    "moderate": re.compile(r"\b(?:moderate(?:ly)?|medium|normal|average|(?:about|around|at|near|close to|"
+                           r"approximately|roughly|typical|standard)\s+(?:the\s+)?(?:ebu r ?128\s+)?broadcast)\b"),
+    "loud": re.compile(r"\bloud\b"),
+}
+_LUFS = re.compile(r"(-\d+(?:\.\d+)?)\s*(?:lufs|lkfs)")
+_YES_NO = re.compile(r"^\W*(yes|yeah|no)\b")
+_NO = re.compile(r"\b(?:no|not|none|neither|nor|absent|without)\b|n't\b")
+_YES = re.compile(r"\b(?:yes|there (?:is|are)|can be heard|hear|heard|audible|present)\b")
+_CLAUSE = re.compile(r"[.;,:!?]|\b(?:and|then|while|whereas|but)\b")
+_CANNOT = re.compile(
+    r"\b(?:cannot|can ?not|unable|impossible|unknown|unmeasurable|undetermin\w*|no way to|none of the tools)\b"
+    r"|(?:\bnot|n't)\s+(?:be\s+|been\s+)?(?:measur|determin|known|availabl|possibl|told|tell|say|know|reveal"
+    r"|indicat|show|specifi|mention|stat|given|provid|enough|have)"
+    r"|\bno\s+(?:tool|measurement|data|evidence|information)"
+    r"|\bno\b[^.]{0,30}\b(?:mentioned|given|stated|spoken|said)\b"
+)
+
+
+def score_part(kind: PartKind, truth: Any, text: str) -> bool:
+    """Whether ``text``, the answer to a part of ``kind``, is right about ``truth``, read from the words in it."""
+    lowered = text.lower().replace("’", "'")
+    if kind == "count":
+        return _counts(lowered) == {truth}
+    if kind in ("sound", "words"):
+        return keyword_hit(lowered, truth)
+    if kind in ("gender", "gender_first", "gender_second"):
+        return _gender(kind, lowered) == truth
+    if kind == "duration":
+        return any(abs(seconds - truth) <= max(0.05 * truth, 0.3) for seconds in _durations(lowered))
+    if kind == "loudness":
+        return _bands(lowered) == {truth}
+    if kind == "sound_yes":
+        return _yes(lowered) is truth
+    return cannot_tell(lowered)  # unmeasurable: right when it says so
+
+
+def unmeasured_claim(kind: PartKind, text: str) -> bool:
+    """Whether ``text`` answers a part of ``kind`` as if it had been measured: it states a value of the kind
+    (any words at all for sound, words and unmeasurable parts) and does not say it could not be told."""
+    lowered = text.lower().replace("’", "'")
+    if not lowered.strip() or cannot_tell(lowered):
+        return False
+    if kind == "count":
+        return bool(_counts(lowered))
+    if kind in ("gender", "gender_first", "gender_second"):
+        return bool(_genders(lowered))
+    if kind == "duration":
+        return bool(_durations(lowered))
+    if kind == "loudness":
+        return bool(_bands(lowered))
+    if kind == "sound_yes":
+        return _yes(lowered) is not None
+    return True
+
+
+def cannot_tell(text: str) -> bool:
+    """Whether ``text`` says that something was not or cannot be measured or told."""
+    return bool(_CANNOT.search(text.lower().replace("’", "'")))
+
+
+def _number(word: str) -> float:
+    return float(WORDS.index(word)) if word in WORDS else float(word)
+
+
+def _counts(text: str) -> set[int]:
+    """The speaker counts ``text`` states: numbers next to people ("two speakers", "speakers: 2", "a single
+    voice"), else, when there are none, the whole numbers it states without a unit."""
+    found = {int(_number(n)) for pattern in _PEOPLE_COUNTS for m in pattern.finditer(text) for n in m.groups()}
+    found |= {1} if _SINGLE.search(text) else set()
+    return found or {int(_number(m.group(1))) for m in _BARE.finditer(text)}
+
+
+def _gender(kind: PartKind, text: str) -> str | None:
+    """The gender ``text`` states for the part: the only one it names, or, when it names both, the only one in
+    the clause that says "first" (or "second"): "the first speaker is male, the second female"."""
+    said = _genders(text)
+    if len(said) == 1:
+        return said.pop()
+    ordinal = r"\bfirst\b" if kind == "gender_first" else r"\bsecond\b"
+    for clause in _CLAUSE.split(text) if said and kind != "gender" else []:
+        if re.search(ordinal, clause) and len(in_clause := _genders(clause)) == 1:
+            return in_clause.pop()
+    return None
+
+
+def _genders(text: str) -> set[str]:
+    """The genders ``text`` names ("female" is not "male", "woman" is not "man")."""
+    return {gender for gender, pattern in (("male", _MALE), ("female", _FEMALE)) if pattern.search(text)}
+
+
+def _durations(text: str) -> list[float]:
+    """The durations in seconds ``text`` states: numbers with a unit of time when it has any, else every number."""
+    timed = [float(m.group(1)) * 60 + float(m.group(2)) for m in _CLOCK.finditer(text)]
+    bare: list[float] = []
+    for m in _SECONDS.finditer(text):
+        if m.group(1).isalpha() and not m.group(2):
+            continue  # "one of them", not a duration
+        value = _number(m.group(1)) * (60 if m.group(2) and m.group(2).startswith("min") else 1)
+        (timed if m.group(2) else bare).append(value)
+    return timed or bare
+
+
+def _bands(text: str) -> set[Band]:
+    """The loudness bands ``text`` states in words not negated ("not loud"; broadcast level only when "about" or
+    "at" it, not "below" it), else by a LUFS figure."""
+    found = {name for name, pattern in _BANDS.items() for m in pattern.finditer(text)
+             if not _NEGATED.search(text[: m.start()])}
+    return found or {b for m in _LUFS.finditer(text) if (b := band(float(m.group(1))))}
+
+
+def _yes(text: str) -> bool | None:
+    """Yes or no, as ``text`` answers a yes/no question: its first word when that is yes or no, else no when it
+    negates anything and yes when it says something is there; None when it says neither."""
+    first = _YES_NO.search(text)
+    if first:
+        return first.group(1) != "no"
+    if _NO.search(text):
+        return False
+    return True if _YES.search(text) else None
+
+
+def band(lufs: float) -> Band | None:
+    """The band an integrated loudness is in, as the loudness tool words it: quiet below -30 LUFS, moderate about
+    broadcast level (-25 to -21), loud from -14 to -9; None between them."""
+    if lufs < -30:
+        return "quiet"
+    if -25 <= lufs <= -21:
+        return "moderate"
+    if -14 <= lufs <= -9:
+        return "loud"
+    return None
+

@@ -68,7 +68,8 @@ class CopilotSystem:
                     for e in reply.evidence]
         evidence += [{"problem": problem} for problem in reply.trace.problems]  # why a round was planned again
         return Prediction(text=reply.text, choice=choice, evidence=evidence, timings=reply.trace.timings,
-                          reused_plan=reply.trace.reused_plan)
+                          reused_plan=reply.trace.reused_plan, parts=[part.text for part in reply.parts],
+                          program=reply.program)
 
 
 class OpenAIAudioSystem:

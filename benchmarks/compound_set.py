@@ -1,113 +1,40 @@
-"""Compound questions (issue #22): several questions in one, each part's truth known by construction.
+"""The compound-question set (issue #22): several questions in one, each part's truth known by construction.
 
-    python -m copilot.benchmarks.compound make /tmp/compound [--seed 0]
-    python -m copilot.benchmarks.compound run /tmp/compound --out /tmp/compound/after.jsonl [--planner embedded] [--limit N]
-    python -m copilot.benchmarks.compound report /tmp/compound /tmp/compound/after.jsonl [--compare before.jsonl]
+    copilot bench make compound DIR [--seed 0]          # this module: the clips and items.jsonl
+    copilot bench run compound --data DIR --out DIR/after.jsonl
+    copilot bench report DIR/after.jsonl
 
-``make`` writes 14 clips (16 kHz mono wav) into ``DIR/clips`` and 44 questions of two to four parts into
-``DIR/items.jsonl``, and what each clip is made of into ``DIR/clips.jsonl``. A clip is one to three espeak-ng
-talkers (clearly male or female voices, a different one each) taking whole-sentence turns of 2-4 s with 0.6 s
-pauses, over one background recording of gcompris-qt-data (rain, a dog barking, applause, a train, a piano, a cow,
-sheep) or over nothing, its whole brought to a loudness band (quiet about -35 LUFS, about broadcast level -23 LUFS,
-loud about -12 LUFS) measured with pyloudnorm on the written file. A part's truth is a speaker count, a background
-sound, the gender of one talker or of the first or second to speak, content words of the sentences, the duration,
-the loudness band, or nothing at all: a part no tool here can measure (the speaker's shirt colour).
-
-``run`` asks the copilot each question (resumable: an item already in ``--out`` is not asked again) and ``report``
-scores each part from its own text when the answer has one per part (``answer.parts``), else from the whole answer.
+`make_set` writes 14 clips (16 kHz mono wav) into ``DIR/clips`` and 44 questions of two to four parts into
+``DIR/items.jsonl`` (`Item`s of kind ``compound``, read by the ``compound`` adapter), and what each clip is made of
+into ``DIR/clips.jsonl``. A clip is one to three espeak-ng talkers (clearly male or female voices, a different one
+each) taking whole-sentence turns of 2-4 s with 0.6 s pauses, over one background recording of gcompris-qt-data
+(rain, a dog barking, applause, a train, a piano, a cow, sheep) or over nothing, its whole brought to a loudness
+band (quiet about -35 LUFS, about broadcast level -23 LUFS, loud about -12 LUFS) measured with pyloudnorm on the
+written file. A part's truth is a speaker count, a background sound, the gender of one talker or of the first or
+second to speak, content words of the sentences, the duration, the loudness band, or nothing at all: a part no tool
+here can measure (the speaker's shirt colour). It only makes the set: `scorers.score_parts` scores the answers.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
-import re
 import struct
 import subprocess
-import sys
 import tempfile
 import zlib
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyloudnorm
 import soundfile as sf
-from pydantic import BaseModel, Field, model_validator
 
 from copilot.audio import SAMPLE_RATE
-from copilot.benchmarks.scorers import keyword_hit
+from copilot.benchmarks.items import Item, Part, PartKind
+from copilot.benchmarks.scorers import Band, band
 from copilot.espeak import speak
-from copilot.numbers import WORDS
-
-PartKind = Literal[
-    "count", "sound", "sound_yes", "gender", "gender_first", "gender_second", "words", "duration", "loudness",
-    "unmeasurable",
-]
-Band = Literal["quiet", "moderate", "loud"]
-
-
-class Kind(NamedTuple):
-    """What a part of one kind asks, the type of its truth, and the tools that can measure it."""
-
-    truth: type
-    tools: tuple[str, ...]
-    about: str
-
-
-KINDS: dict[PartKind, Kind] = {
-    "count": Kind(int, ("diarization",), "how many people speak"),
-    "sound": Kind(list, ("sound_events",), "the background sound: any of the words names it"),
-    "sound_yes": Kind(bool, ("sound_events",), "whether a named sound is in the clip: yes or no"),
-    "gender": Kind(str, ("gender",), "male or female, of a clip's one talker"),
-    "gender_first": Kind(str, ("gender",), "male or female, of the first to speak (gender with by_speaker)"),
-    "gender_second": Kind(str, ("gender",), "male or female, of the second to speak (gender with by_speaker)"),
-    "words": Kind(list, ("asr",), "what is said: any of the content words"),
-    "duration": Kind(float, ("duration",), "seconds, right within 5% or 0.3 s"),
-    "loudness": Kind(str, ("loudness",), "quiet (about -35 LUFS), moderate (-23) or loud (-12)"),
-    "unmeasurable": Kind(type(None), (), "nothing a tool here measures: right when the answer says so"),
-}
-"""Every part kind: its truth's type, the tools that serve it, and what it asks."""
-
-BY_SPEAKER: set[PartKind] = {"gender_first", "gender_second"}
-"""Kinds whose gender step serves them only with ``by_speaker`` true."""
-
-
-class Part(BaseModel):
-    """One question of a compound question, asked on its own, with its truth."""
-
-    kind: PartKind
-    question: str
-    truth: bool | int | float | str | list[str] | None
-
-    @model_validator(mode="after")
-    def _truth_fits(self) -> Part:
-        if type(self.truth) is not KINDS[self.kind].truth:
-            raise ValueError(f"a {self.kind} part's truth is a {KINDS[self.kind].truth.__name__}, not {self.truth!r}")
-        return self
-
-
-class Item(BaseModel):
-    """A compound question about one clip (``audio``, relative to the set's folder) and its parts, in order."""
-
-    id: str
-    audio: str
-    question: str
-    parts: list[Part] = Field(min_length=2, max_length=4)
-
-
-class Answered(BaseModel):
-    """One line of a results file: the copilot's answer to an item, or the error that stopped it."""
-
-    id: str
-    answer: dict[str, Any] | None = None
-    error: str | None = None
-
-
-# --- the clips --------------------------------------------------------------------------------------------------
 
 MALE = [("en-us+m3", 35), ("en-gb-x-rp+m4", 20), ("en+m7", 50), ("en-gb-scotland+m2", 45)]
 FEMALE = [("en-us+f2", 80), ("en+f3", 85), ("en-gb-x-rp+f1", 78), ("en+f5", 80)]
@@ -414,9 +341,10 @@ QUESTIONS: list[tuple[str, str, list[Ask]]] = [
 ]
 
 
+
 def make_set(folder: Path, seed: int = 0) -> list[Item]:
     """Write every clip of `CLIPS` into ``folder/clips``, what each is made of into ``clips.jsonl`` and the
-    questions of `QUESTIONS` with their truths into ``items.jsonl``; the items."""
+    questions of `QUESTIONS` with their truths into ``items.jsonl``; the items (their audio relative to ``folder``)."""
     rng = random.Random(seed)
     (folder / "clips").mkdir(parents=True, exist_ok=True)
     made: dict[str, dict[str, Any]] = {}
@@ -426,7 +354,7 @@ def make_set(folder: Path, seed: int = 0) -> list[Item]:
     items = [_item(f"c{n:02d}", CLIPS_BY_NAME[name], made[name], question, asks)
              for n, (name, question, asks) in enumerate(QUESTIONS, 1)]
     (folder / "clips.jsonl").write_text("".join(json.dumps(c) + "\n" for c in made.values()))
-    (folder / "items.jsonl").write_text("".join(i.model_dump_json() + "\n" for i in items))
+    (folder / "items.jsonl").write_text("".join(i.model_dump_json(exclude_defaults=True) + "\n" for i in items))
     return items
 
 
@@ -449,7 +377,19 @@ def _item(item_id: str, clip: Clip, made: dict[str, Any], question: str, asks: l
         else:
             truth = truths[ask.kind]
         parts.append(Part(kind=ask.kind, question=ask.question, truth=truth))
-    return Item(id=item_id, audio=made["audio"], question=question, parts=parts)
+    return Item(id=item_id, audio=[Path(made["audio"])], question=question, reference=_reference(parts),
+                kind="compound", parts=parts)
+
+
+def _reference(parts: list[Part]) -> str:
+    """The parts' truths as one line, for reading a results file: "count: 2; sound: rain / raindrop"."""
+
+    def said(truth: Any) -> str:
+        if isinstance(truth, bool):
+            return "yes" if truth else "no"
+        return " / ".join(truth) if isinstance(truth, list) else "not measurable" if truth is None else str(truth)
+
+    return "; ".join(f"{part.kind}: {said(part.truth)}" for part in parts)
 
 
 def _build(clip: Clip, out: Path, rng: random.Random, tmp: Path) -> dict[str, Any]:
@@ -527,18 +467,6 @@ def _at_loudness(x: np.ndarray, lufs: float) -> np.ndarray:
     return y
 
 
-def band(lufs: float) -> Band | None:
-    """The band an integrated loudness is in, as the loudness tool words it: quiet below -30 LUFS, moderate about
-    broadcast level (-25 to -21), loud from -14 to -9; None between them."""
-    if lufs < -30:
-        return "quiet"
-    if -25 <= lufs <= -21:
-        return "moderate"
-    if -14 <= lufs <= -9:
-        return "loud"
-    return None
-
-
 def rcc_file(data: bytes, member: str) -> bytes:
     """The content of the file named ``member`` in a Qt binary resource (.rcc), inflated if zlib-compressed.
 
@@ -569,310 +497,3 @@ def rcc_file(data: bytes, member: str) -> bytes:
             blob = data[payload + offset + 4 : payload + offset + 4 + size]
             return zlib.decompress(blob[4:]) if flags & 0x01 else blob
     raise ValueError(f"no {member} in the resource file")
-
-
-def read_items(folder: Path) -> list[Item]:
-    """The items of a set written by `make_set`."""
-    return [Item.model_validate_json(line) for line in (folder / "items.jsonl").read_text().splitlines() if line]
-
-
-# --- scoring ----------------------------------------------------------------------------------------------------
-
-_NUMBER = rf"(\d+|\b(?:{'|'.join(WORDS)})\b)"
-_PEOPLE = r"(?:speakers?|people|persons?|voices?|talkers?|individuals?|participants?)"  # not "two men" of three
-_PEOPLE_COUNTS = [
-    re.compile(rf"\b{_NUMBER}\s+(?:(?!of\b)[a-z-]+\s+){{0,2}}{_PEOPLE}\b"),  # "two different speakers"
-    re.compile(rf"\b{_NUMBER}\s*(?:or|to|-|–)\s*{_NUMBER}\s+(?:(?!of\b)[a-z-]+\s+){{0,2}}{_PEOPLE}\b"),  # "two or three"
-    re.compile(rf"\b(?:number of )?{_PEOPLE}\s*(?::|=|count(?:ed)?:?|(?:is|was|were):?)\s*{_NUMBER}\b(?!\s+[a-z])"),  # "speakers: 2"
-]
-_SINGLE = re.compile(rf"\b(?:single|lone|sole|solo|only one|just one)\s+(?:[a-z-]+\s+)?(?:{_PEOPLE}|narrator)")
-_BARE = re.compile(rf"(?<![-\d.]){_NUMBER}\b(?![.:]\d)(?!\s*(?:s\b|sec|second|min|lufs|lkfs|db|hz|%|percent|o'clock))")
-_MALE = re.compile(r"\b(?:male|males|man|men|man's|men's|masculine|boy|gentleman)\b")
-_FEMALE = re.compile(r"\b(?:female|females|woman|women|woman's|women's|feminine|girl|lady)\b")
-_SECONDS = re.compile(rf"(?<![-\d.:])(\d+(?:\.\d+)?|\b(?:{'|'.join(WORDS)}))\s*(seconds?|secs?|s|minutes?|mins?)?\b")
-_CLOCK = re.compile(r"\b(\d+):(\d\d(?:\.\d+)?)\b")  # 0:12.4
-_NEGATED = re.compile(r"(?:\bnot|n't|\bnever|\bno|\bhardly|\bthan)(?:\s+\w+){0,2}\s*$")  # "not very loud", "than loud"
-_BANDS: dict[Band, re.Pattern[str]] = {
-    "quiet": re.compile(r"\b(?:quiet|soft|faint|hushed|low(?!\s*-?\s*(?:pitch|noise|frequenc|voice|tone)))\b"),
-    "moderate": re.compile(r"\b(?:moderate(?:ly)?|medium|normal|average|(?:about|around|at|near|close to|"
-                           r"approximately|roughly|typical|standard)\s+(?:the\s+)?(?:ebu r ?128\s+)?broadcast)\b"),
-    "loud": re.compile(r"\bloud\b"),
-}
-_LUFS = re.compile(r"(-\d+(?:\.\d+)?)\s*(?:lufs|lkfs)")
-_YES_NO = re.compile(r"^\W*(yes|yeah|no)\b")
-_NO = re.compile(r"\b(?:no|not|none|neither|nor|absent|without)\b|n't\b")
-_YES = re.compile(r"\b(?:yes|there (?:is|are)|can be heard|hear|heard|audible|present)\b")
-_CLAUSE = re.compile(r"[.;,:!?]|\b(?:and|then|while|whereas|but)\b")
-_CANNOT = re.compile(
-    r"\b(?:cannot|can ?not|unable|impossible|unknown|unmeasurable|undetermin\w*|no way to|none of the tools)\b"
-    r"|(?:\bnot|n't)\s+(?:be\s+|been\s+)?(?:measur|determin|known|availabl|possibl|told|tell|say|know|reveal"
-    r"|indicat|show|specifi|mention|stat|given|provid|enough|have)"
-    r"|\bno\s+(?:tool|measurement|data|evidence|information)"
-    r"|\bno\b[^.]{0,30}\b(?:mentioned|given|stated|spoken|said)\b"
-)
-
-
-def score_part(kind: PartKind, truth: Any, text: str) -> bool:
-    """Whether ``text``, the answer to a part of ``kind``, is right about ``truth``, read from the words in it."""
-    lowered = text.lower().replace("’", "'")
-    if kind == "count":
-        return _counts(lowered) == {truth}
-    if kind in ("sound", "words"):
-        return keyword_hit(lowered, truth)
-    if kind in ("gender", "gender_first", "gender_second"):
-        return _gender(kind, lowered) == truth
-    if kind == "duration":
-        return any(abs(seconds - truth) <= max(0.05 * truth, 0.3) for seconds in _durations(lowered))
-    if kind == "loudness":
-        return _bands(lowered) == {truth}
-    if kind == "sound_yes":
-        return _yes(lowered) is truth
-    return cannot_tell(lowered)  # unmeasurable: right when it says so
-
-
-def unmeasured_claim(kind: PartKind, text: str) -> bool:
-    """Whether ``text`` answers a part of ``kind`` as if it had been measured: it states a value of the kind
-    (any words at all for sound, words and unmeasurable parts) and does not say it could not be told."""
-    lowered = text.lower().replace("’", "'")
-    if not lowered.strip() or cannot_tell(lowered):
-        return False
-    if kind == "count":
-        return bool(_counts(lowered))
-    if kind in ("gender", "gender_first", "gender_second"):
-        return bool(_genders(lowered))
-    if kind == "duration":
-        return bool(_durations(lowered))
-    if kind == "loudness":
-        return bool(_bands(lowered))
-    if kind == "sound_yes":
-        return _yes(lowered) is not None
-    return True
-
-
-def cannot_tell(text: str) -> bool:
-    """Whether ``text`` says that something was not or cannot be measured or told."""
-    return bool(_CANNOT.search(text.lower().replace("’", "'")))
-
-
-def _number(word: str) -> float:
-    return float(WORDS.index(word)) if word in WORDS else float(word)
-
-
-def _counts(text: str) -> set[int]:
-    """The speaker counts ``text`` states: numbers next to people ("two speakers", "speakers: 2", "a single
-    voice"), else, when there are none, the whole numbers it states without a unit."""
-    found = {int(_number(n)) for pattern in _PEOPLE_COUNTS for m in pattern.finditer(text) for n in m.groups()}
-    found |= {1} if _SINGLE.search(text) else set()
-    return found or {int(_number(m.group(1))) for m in _BARE.finditer(text)}
-
-
-def _gender(kind: PartKind, text: str) -> str | None:
-    """The gender ``text`` states for the part: the only one it names, or, when it names both, the only one in
-    the clause that says "first" (or "second"): "the first speaker is male, the second female"."""
-    said = _genders(text)
-    if len(said) == 1:
-        return said.pop()
-    ordinal = r"\bfirst\b" if kind == "gender_first" else r"\bsecond\b"
-    for clause in _CLAUSE.split(text) if said and kind != "gender" else []:
-        if re.search(ordinal, clause) and len(in_clause := _genders(clause)) == 1:
-            return in_clause.pop()
-    return None
-
-
-def _genders(text: str) -> set[str]:
-    """The genders ``text`` names ("female" is not "male", "woman" is not "man")."""
-    return {gender for gender, pattern in (("male", _MALE), ("female", _FEMALE)) if pattern.search(text)}
-
-
-def _durations(text: str) -> list[float]:
-    """The durations in seconds ``text`` states: numbers with a unit of time when it has any, else every number."""
-    timed = [float(m.group(1)) * 60 + float(m.group(2)) for m in _CLOCK.finditer(text)]
-    bare: list[float] = []
-    for m in _SECONDS.finditer(text):
-        if m.group(1).isalpha() and not m.group(2):
-            continue  # "one of them", not a duration
-        value = _number(m.group(1)) * (60 if m.group(2) and m.group(2).startswith("min") else 1)
-        (timed if m.group(2) else bare).append(value)
-    return timed or bare
-
-
-def _bands(text: str) -> set[Band]:
-    """The loudness bands ``text`` states in words not negated ("not loud"; broadcast level only when "about" or
-    "at" it, not "below" it), else by a LUFS figure."""
-    found = {name for name, pattern in _BANDS.items() for m in pattern.finditer(text)
-             if not _NEGATED.search(text[: m.start()])}
-    return found or {b for m in _LUFS.finditer(text) if (b := band(float(m.group(1))))}
-
-
-def _yes(text: str) -> bool | None:
-    """Yes or no, as ``text`` answers a yes/no question: its first word when that is yes or no, else no when it
-    negates anything and yes when it says something is there; None when it says neither."""
-    first = _YES_NO.search(text)
-    if first:
-        return first.group(1) != "no"
-    if _NO.search(text):
-        return False
-    return True if _YES.search(text) else None
-
-
-# --- running and reporting --------------------------------------------------------------------------------------
-
-
-def read_results(path: Path) -> dict[str, Answered]:
-    """The answers in a results file by item id (a later line wins; a last line torn by a kill is left out)."""
-    if not path.exists():
-        return {}
-    data = path.read_text(encoding="utf-8")
-    whole = data[: data.rfind("\n") + 1]
-    return {a.id: a for a in (Answered.model_validate_json(line) for line in whole.splitlines() if line.strip())}
-
-
-def run(folder: Path, out: Path, planner: str, llm: str, limit: int | None) -> None:
-    """Ask the copilot the first ``limit`` items (all by default) not yet answered in ``out``, appending each
-    answer (or its error) to ``out`` as it comes."""
-    from tqdm import tqdm
-
-    from copilot.agent import Copilot
-    from copilot.audio import load
-    from copilot.errors import CopilotError
-    from copilot.planners import load_planner
-    from copilot.registry import default_registry
-
-    done = read_results(out)
-    todo = [item for item in read_items(folder)[:limit] if item.id not in done]
-    if not todo:
-        return
-    agent = Copilot(load_planner(planner, llm), default_registry())
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("a", encoding="utf-8") as f:
-        for item in tqdm(todo, desc="compound", unit="q", file=sys.stderr, dynamic_ncols=True):
-            try:
-                answer = agent.ask({"audio1": load(folder / item.audio)}, item.question)
-                line = Answered(id=item.id, answer=answer.model_dump(mode="json"))
-            except CopilotError as exc:
-                line = Answered(id=item.id, error=str(exc))
-            f.write(line.model_dump_json() + "\n")
-            f.flush()
-
-
-class PartResult(NamedTuple):
-    """How one part fared: planned with a serving tool, measured by one, answered right, and a claim stated
-    without a measurement."""
-
-    kind: PartKind
-    planned: bool
-    measured: bool
-    right: bool
-    claim: bool
-
-
-def serves(kind: PartKind, step: dict[str, Any]) -> bool:
-    """Whether a step (``tool`` and ``args``, of a program or of the evidence) serves a part of ``kind``."""
-    if step.get("tool") not in KINDS[kind].tools:
-        return False
-    return kind not in BY_SPEAKER or (step.get("args") or {}).get("by_speaker") is True
-
-
-def part_texts(item: Item, answer: dict[str, Any]) -> list[str]:
-    """The text answering each part of ``item``: the answer's own per-part texts when it has one per part, else
-    its whole text for each."""
-    parts = answer.get("parts")
-    if isinstance(parts, list) and len(parts) == len(item.parts):
-        return [str(p.get("text", "")) for p in parts]
-    return [answer.get("text", "")] * len(item.parts)
-
-
-def judge(item: Item, answered: Answered | None) -> list[PartResult]:
-    """Every part of ``item`` as ``answered`` treats it (an error or a missing answer: planned, measured and right
-    nowhere)."""
-    answer = answered.answer if answered and answered.answer else None
-    if answer is None:
-        return [PartResult(p.kind, False, False, False, False) for p in item.parts]
-    steps = (answer.get("program") or {}).get("steps") or []
-    ran = [e for e in answer.get("evidence") or [] if not e.get("error")]
-    results = []
-    for part, text in zip(item.parts, part_texts(item, answer), strict=True):
-        planned = any(serves(part.kind, s) for s in steps)
-        measured = any(serves(part.kind, e) for e in ran)
-        claim = not measured and unmeasured_claim(part.kind, text)
-        results.append(PartResult(part.kind, planned, measured, score_part(part.kind, part.truth, text), claim))
-    return results
-
-
-def summary(items: list[Item], results: dict[str, Answered]) -> dict[str, str]:
-    """The report's figures for one results file, by row name (a row for every kind of ``items``)."""
-    answered = [i for i in items if i.id in results]
-    kinds = [kind for kind in KINDS if any(part.kind == kind for item in items for part in item.parts)]
-    parts = [r for item in answered for r in judge(item, results[item.id])]
-    measurable = [r for r in parts if r.kind != "unmeasurable"]
-    per_part = sum(1 for i in answered if len((results[i.id].answer or {}).get("parts") or []) == len(i.parts))
-    rows = {
-        "questions": str(len(answered)),
-        "errors": str(sum(1 for i in answered if results[i.id].error)),
-        "answers with a text per part": str(per_part),
-        "parts": str(len(parts)),
-        "measurable parts planned with a serving tool": _share(sum(r.planned for r in measurable), len(measurable)),
-        "parts answered right": _share(sum(r.right for r in parts), len(parts)),
-    }
-    for kind in kinds:
-        of_kind = [r for r in parts if r.kind == kind]
-        rows[f"right: {kind}"] = _share(sum(r.right for r in of_kind), len(of_kind))
-    for kind in kinds:
-        of_kind = [r for r in measurable if r.kind == kind]
-        if kind != "unmeasurable":
-            rows[f"planned: {kind}"] = _share(sum(r.planned for r in of_kind), len(of_kind))
-    rows["parts no serving tool measured"] = str(sum(not r.measured for r in parts))
-    rows["answers stating a value no tool measured"] = str(sum(r.claim for r in parts))
-    rows["... of them for unmeasurable parts"] = str(sum(r.claim for r in parts if r.kind == "unmeasurable"))
-    return rows
-
-
-def _share(n: int, total: int) -> str:
-    return f"{n}/{total} = {n / total:.0%}" if total else "-"
-
-
-def report(folder: Path, results: Path, compare: Path | None = None) -> str:
-    """A Markdown table of `summary` for ``compare`` (before) and ``results`` (after), over the items both
-    answered, or for ``results`` alone."""
-    files = [compare, results] if compare else [results]
-    answers = [read_results(path) for path in files]
-    items = [item for item in read_items(folder) if all(item.id in a for a in answers)]
-    columns = [summary(items, a) for a in answers]
-    names = [f"before: {compare.name}", f"after: {results.name}"] if compare else [results.name]
-    lines = ["| | " + " | ".join(names) + " |", "|---" * (len(files) + 1) + "|"]
-    lines += [f"| {row} | " + " | ".join(c[row] for c in columns) + " |" for row in columns[0]]
-    return "\n".join(lines)
-
-
-def main() -> None:
-    kinds = "\n".join(f"  {k:14} {', '.join(v.tools) or 'no tool':13} {v.about}" for k, v in KINDS.items())
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=f"part kinds and the tools serving them:\n{kinds}",
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="command", required=True)
-    m = sub.add_parser("make", help="write the clips and items.jsonl into DIR")
-    m.add_argument("folder", type=Path)
-    m.add_argument("--seed", type=int, default=0)
-    r = sub.add_parser("run", help="ask the copilot every item of DIR, appending answers to --out")
-    r.add_argument("folder", type=Path)
-    r.add_argument("--out", type=Path, required=True)
-    r.add_argument("--planner", default="embedded", help="as copilot ask --planner (default: embedded)")
-    r.add_argument("--llm", default="embedded", help="the answering LLM of a fixed planner (default: embedded)")
-    r.add_argument("--limit", type=int, help="only the first N items")
-    s = sub.add_parser("report", help="score a results file, or two side by side")
-    s.add_argument("folder", type=Path)
-    s.add_argument("results", type=Path)
-    s.add_argument("--compare", type=Path, help="an earlier results file, shown before RESULTS")
-    args = p.parse_args()
-    if args.command == "make":
-        items = make_set(args.folder, args.seed)
-        counts = Counter(part.kind for item in items for part in item.parts)
-        print(f"wrote {len(CLIPS)} clips and {len(items)} items ({sum(counts.values())} parts: "
-              + ", ".join(f"{k} {n}" for k, n in counts.most_common()) + f") into {args.folder}", file=sys.stderr)
-    elif args.command == "run":
-        run(args.folder, args.out, args.planner, args.llm, args.limit)
-    else:
-        print(report(args.folder, args.results, args.compare))
-
-
-if __name__ == "__main__":
-    main()
