@@ -41,7 +41,7 @@ from pydantic import BaseModel, Field, model_validator
 from copilot.audio import SAMPLE_RATE
 from copilot.benchmarks.scorers import keyword_hit
 from copilot.espeak import speak
-from copilot.numbers import WORDS
+from copilot.question.figures import WORDS
 
 PartKind = Literal[
     "count", "sound", "sound_yes", "gender", "gender_first", "gender_second", "words", "duration", "loudness",
@@ -742,7 +742,8 @@ def run(folder: Path, out: Path, planner: str, llm: str, limit: int | None) -> N
     todo = [item for item in read_items(folder)[:limit] if item.id not in done]
     if not todo:
         return
-    agent = Copilot(load_planner(planner, llm), default_registry())
+    loaded = load_planner(planner, llm)
+    agent = Copilot(loaded.planner, loaded.llm, default_registry(), amend=loaded.amend)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("a", encoding="utf-8") as f:
         for item in tqdm(todo, desc="compound", unit="q", file=sys.stderr, dynamic_ncols=True):

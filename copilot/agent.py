@@ -16,7 +16,7 @@ and a program that ran without a failure is kept for its shape; a kept program t
 next round is planned by the LLM.
 
 An open question that asks several things ("How many people speak, and what is the sound behind them?") is split
-into its parts first, in code, where its questions join (`copilot.questions.parts`); each part is planned on its
+into its parts first, in code, where its questions join (`copilot.question.parts.parts`); each part is planned on its
 own, and a part that got no step goes back to the planner once, then stands as not measured. The parts' programs
 run as one (a step two parts share runs once), and the answer is composed part by part, each from its own steps'
 evidence, so that a small model neither drops a part of a long question nor states a measurement for a part that
@@ -35,13 +35,18 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Send
 
-from copilot.answer import Answer, Evidence, PartAnswer, Request, Trace
+from copilot.answering import answer
+from copilot.answering.models import Answer, Draft, PartAnswer, Trace
 from copilot.cache import ToolCache
 from copilot.errors import CopilotError, NothingToMeasure
-from copilot.planners.base import Draft, Planner
+from copilot.evidence import Evidence
+from copilot.llm import LLM
+from copilot.planners.base import Planner
 from copilot.plans import Kept, PlanBook
 from copilot.program import Program, ProgramError, ProgramPart, Step, dependencies, merge, prefixed, resolve, validate
-from copilot.questions import asks_about_content, asks_per_speaker, asks_what_is_said, parts
+from copilot.question.parts import asks_per_speaker, parts
+from copilot.question.reading import asks_about_content, asks_what_is_said
+from copilot.question.request import Request
 from copilot.registry import Registry, default_registry
 from copilot.tool import Clips
 from copilot.tool_runner import StepTimeout, ToolRunner
@@ -86,20 +91,28 @@ def _asked(request: Request) -> list[str]:
 
 
 class Copilot:
-    """Answers questions about clips with a planner, the tool registry and a tool-output cache."""
+    """Answers questions about clips with a planner, the LLM that answers, the tool registry and a tool-output cache.
+
+    ``amend``: whether code adds the steps a question plainly needs to the planner's programs; a fixed cascade's
+    program is its definition, so it runs as written (``amend=False``)."""
 
     def __init__(
         self,
         planner: Planner,
+        llm: LLM,
         registry: Registry | None = None,
         cache: ToolCache | None = None,
+        *,
+        amend: bool = True,
         max_rounds: int = 3,
         step_timeout: float = 300.0,
         plans: PlanBook | None = None,
     ):
         self.planner = planner
+        self.llm = llm
         self.registry = registry or default_registry()
         self.cache = cache or ToolCache()
+        self.amend = amend
         self.max_rounds = max_rounds
         self.step_timeout = step_timeout
         self.plans = plans
@@ -257,7 +270,7 @@ class Copilot:
         the speaker say the word "tomato"?" to sound_events alone, "which facial expression goes with the speaker's
         emotion?" to asr alone, "when is the vet appointment?" to diarization, and "who speaks first, a man or a
         woman?" to gender on the whole clip. Steps added for ``part`` n are named p{n}..."""
-        if not self.planner.amended:
+        if not self.amend:
             return program, []
         planned = {s.tool for s in program.steps}
         needed: list[tuple[str, str]] = []
@@ -398,9 +411,9 @@ class Copilot:
         return answer, draft.notes
 
     def _compose(self, request: Request, evidence: list[Evidence], part: bool = False) -> Draft:
-        """The planner's answer from ``evidence``, or the measurements themselves when none could be composed."""
+        """The answer stage's answer from ``evidence``, or the measurements themselves when none could be composed."""
         try:
-            return self.planner.answer(request, evidence, part)
+            return answer(request, evidence, self.llm, part)
         except (CopilotError, ValueError, KeyError) as exc:
             facts = "; ".join(e.facts for e in evidence if e.facts) or "nothing"
             return Draft(text=f"No answer could be composed ({exc}). The tools measured: {facts}", answered_by="fallback")
