@@ -17,10 +17,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from copilot.answer import split_options
 from copilot.benchmarks.items import Item
 from copilot.benchmarks.prompts import JASCO_INSTRUCTIONS, JASCO_QUESTION
 from copilot.errors import CopilotError
+from copilot.question.request import split_options
 from copilot.words import plain
 
 _LETTER = re.compile(r"^\s*[(（]?\s*([a-z])\s*[)）]", re.I)

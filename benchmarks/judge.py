@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from copilot.benchmarks import prompts
 from copilot.benchmarks.items import Item
 from copilot.errors import CopilotError
-from copilot.planners.base import LLM
+from copilot.llm import LLM
 
 Orientation = Literal["Audio-Oriented", "Speech-Oriented", "Both", "Neither"]
 """JASCO's Task 2: which modality the predicted action comes from."""

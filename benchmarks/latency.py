@@ -43,18 +43,19 @@ def main() -> None:
     started = time.perf_counter()
     full = load(args.audio)
     clip = from_array(full.samples[: 10 * 16000])
-    planner = load_planner(args.planner)
+    loaded = load_planner(args.planner)
     load_seconds = time.perf_counter() - started
     tmp = Path(tempfile.mkdtemp(prefix="latency-"))
-    Copilot(planner, cache=ToolCache(tmp / "warmup.sqlite")).ask({"audio1": from_array(full.samples[-16000 * 5 :])}, QUESTIONS[0])
-    print(f"clip: first 10 s of {args.audio}; planner {planner.name}; load {load_seconds:.2f} s\n")
+    warmup = Copilot(loaded.planner, loaded.llm, cache=ToolCache(tmp / "warmup.sqlite"), amend=loaded.amend)
+    warmup.ask({"audio1": from_array(full.samples[-16000 * 5 :])}, QUESTIONS[0])
+    print(f"clip: first 10 s of {args.audio}; planner {loaded.planner.name}; load {load_seconds:.2f} s\n")
 
     print("| question | total | plan | tools | answer | tools run |")
     print("|---|---|---|---|---|---|")
     totals, plans, seconds_cached = [], [], []
     for repeat in range(args.repeats):
         for i, question in enumerate(QUESTIONS):
-            agent = Copilot(planner, cache=ToolCache(tmp / f"r{repeat}q{i}.sqlite"))
+            agent = Copilot(loaded.planner, loaded.llm, cache=ToolCache(tmp / f"r{repeat}q{i}.sqlite"), amend=loaded.amend)
             answer = agent.ask({"audio1": clip}, question)
             t = answer.trace.timings
             plan = sum(v for k, v in t.items() if k.startswith("plan."))

@@ -3,7 +3,7 @@ prompt an end-to-end audio LLM receives."""
 
 from __future__ import annotations
 
-from copilot.answer import Request
+from copilot.question.request import Request
 
 JASCO_QUESTION = "What are the speakers possibly doing?"
 """The question of the project's jasco-dev items.jsonl; JASCO's v0.csv has no question column, so it is assumed there."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from copilot.benchmarks.items import PART_KINDS, Item, PartKind, PartScore, Prediction
-from copilot.numbers import WORDS
+from copilot.question.figures import WORDS
 from copilot.words import plain, says, stems
 
 if TYPE_CHECKING:

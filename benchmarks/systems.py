@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 from copilot.benchmarks.items import Item, Prediction
 from copilot.benchmarks.prompts import audio_llm_prompt
 from copilot.errors import CopilotError
-from copilot.planners.base import LLM
+from copilot.llm import LLM
 
 if TYPE_CHECKING:
     from openai.types.chat import ChatCompletionContentPartParam
@@ -53,9 +53,9 @@ class CopilotSystem:
         from copilot.plans import PlanBook
         from copilot.registry import default_registry
 
-        writer, registry = load_planner(planner, llm), default_registry()
-        plans = PlanBook(writer.name, registry, cache) if reuse_plans else None
-        self.agent = Copilot(writer, registry, ToolCache(cache), plans=plans)
+        loaded, registry = load_planner(planner, llm), default_registry()
+        plans = PlanBook(loaded.planner.name, registry, cache) if reuse_plans else None
+        self.agent = Copilot(loaded.planner, loaded.llm, registry, ToolCache(cache), amend=loaded.amend, plans=plans)
         self.name = name or (f"copilot[{planner}, {llm}]" if planner.startswith("fixed") else f"copilot[{planner}]")
 
     def answer(self, item: Item, question: str) -> Prediction:
@@ -119,8 +119,9 @@ class OracleSystem:
         self.name = name or f"oracle[{llm if isinstance(llm, str) else llm.name}]"
 
     def answer(self, item: Item, question: str) -> Prediction:
-        from copilot.answer import Evidence, Request
-        from copilot.planners.llm import choose
+        from copilot import answering
+        from copilot.evidence import Evidence
+        from copilot.question.request import Request
 
         if not item.perception:
             raise CopilotError(f"item {item.id} has no reference account of its audio to answer from (oracle needs "
@@ -129,7 +130,7 @@ class OracleSystem:
         evidence = [Evidence(step=f"s{i}", tool=tool, facts=text) for i, (tool, text) in enumerate(facts, 1)]
         clips = {f"audio{i}": 0.0 for i in range(1, len(item.audio) + 1)}
         started = time.perf_counter()
-        draft = choose(Request(question=question, options=item.options, clips=clips), evidence, self.llm)
+        draft = answering.answer(Request(question=question, options=item.options, clips=clips), evidence, self.llm)
         return Prediction(text=draft.text, choice=draft.choice, evidence=[{"tool": t, "facts": f} for t, f in facts],
                           timings={"total": round(time.perf_counter() - started, 3)})
 

@@ -246,7 +246,7 @@ def _load_clips(paths: Sequence[str]) -> dict:
 def _split_inputs(inputs: Sequence[str]) -> tuple[list[str], list[str]]:
     """Audio paths (the first, and the second when it is a file) and the questions after them, each question held
     to the length limit before any model loads."""
-    from copilot.questions import check_length
+    from copilot.question.request import check_length
 
     if len(inputs) < 2:
         raise CopilotError("give an audio file and a question, e.g. copilot ask clip.wav \"What is said?\"")
@@ -285,8 +285,9 @@ def _ask(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     clips = _load_clips(paths)
     print(f"loaded {', '.join(paths)} in {time.perf_counter() - started:.1f} s; loading the planner ...", file=sys.stderr)
-    planner, registry = load_planner(args.planner, args.llm), default_registry()
-    agent = Copilot(planner, registry, plans=PlanBook(planner.name, registry) if args.reuse_plans else None)
+    loaded, registry = load_planner(args.planner, args.llm), default_registry()
+    plans = PlanBook(loaded.planner.name, registry) if args.reuse_plans else None
+    agent = Copilot(loaded.planner, loaded.llm, registry, amend=loaded.amend, plans=plans)
     answers = []
     for question in questions:
         print(f"asking: {question}", file=sys.stderr)

@@ -1,9 +1,9 @@
 """Plan reuse: the programs a planner wrote, kept by question shape, so that a question of a shape seen before runs
 the same program without asking the LLM again.
 
-A shape is the question's own words, normalised (case, quote marks, spacing, punctuation), with the number of clips
-and the number of options and which of them are numbers; the options' texts are left out, so "Which animal is it?
-(a) dog (b) cow" and the same question with other animals share one program. Programs are kept per planner and
+A shape (`copilot.question.shape`) is the question's own words, normalised (case, quote marks, spacing,
+punctuation), with the number of clips and the number of options and which of them are numbers; the options' texts
+are left out, so "Which animal is it? (a) dog (b) cow" and the same question with other animals share one program. Programs are kept per planner and
 per registry (its tools' names, versions, descriptions and schemas), so a new tool, a changed tool or another
 planner model starts afresh. Only a program that ran without a failure is kept, and only when nothing in it depends
 on the clip it was written for: a time range that spans the whole clip is dropped (it is the default), any other
@@ -26,39 +26,22 @@ import hashlib
 import json
 import math
 import threading
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from copilot.answer import Request
 from copilot.cache import default_path, open_table
-from copilot.numbers import FIGURE, read_option
 from copilot.program import Program, Step
+from copilot.question.figures import FIGURE
+from copilot.question.request import Request
+from copilot.question.shape import SHAPE_VERSION, kind, shape, wording
 from copilot.registry import Registry
-from copilot.words import plain
 
-SHAPE_VERSION = 2  # raise when `shape` changes, so that programs kept under the old shapes are not found
 NEAREST = 3  # kept questions that must agree on a program for a question worded anew to borrow it
 SIMILAR = 0.5  # the cosine each of them must reach
 _TIME_ARGS = ("start", "end")
-_APOSTROPHES = str.maketrans({"’": "'", "‘": "'"})  # "speaker’s" and "speaker's" are one word to `plain`
-
-
-def _kind(request: Request) -> str:
-    kinds = "".join("n" if read_option(option) is not None else "w" for option in request.options)
-    return f"{len(request.clips)} clip(s), options [{kinds}]"
-
-
-def _words(request: Request) -> str:
-    return plain(unicodedata.normalize("NFKC", request.question).translate(_APOSTROPHES))
-
-
-def shape(request: Request) -> str:
-    """The shape of ``request``: what two questions must share for one's program to serve the other."""
-    return f"{_kind(request)}: {_words(request)}"
 
 
 def registry_version(registry: Registry) -> str:
@@ -134,9 +117,9 @@ class PlanBook:
         """The nearest kept question's program when the `NEAREST` nearest all reach `SIMILAR` and call the same tools."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT words, program FROM kept_programs WHERE scope = ? AND kind = ?", (self._scope, _kind(request))
+                "SELECT words, program FROM kept_programs WHERE scope = ? AND kind = ?", (self._scope, kind(request))
             ).fetchall()
-        words = _words(request)
+        words = wording(request)
         programs = [(text, p) for text, raw in rows if text != words and (p := self._parse(raw)) is not None and not p.parts]
         if len(programs) < NEAREST:
             return None
@@ -161,7 +144,7 @@ class PlanBook:
         kept = portable(program, request)
         if kept is None or not kept.steps:
             return False
-        row = (self._key(request), self._scope, _kind(request), _words(request), kept.model_dump_json())
+        row = (self._key(request), self._scope, kind(request), wording(request), kept.model_dump_json())
         with self._lock, self._db:
             self._db.execute("INSERT OR REPLACE INTO kept_programs VALUES (?, ?, ?, ?, ?)", row)
         return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from copilot.answer import Answer
+from copilot.answering.models import Answer
 
 
 def render_answer(answer: Answer, trace: bool = False) -> str:

@@ -48,7 +48,7 @@ class Quantity(BaseModel):
     ``Quantity(name="duration", value=6.79, unit="s", terms=["duration", "length", "long"])``.
 
     A multiple-choice question whose options are all numbers and whose words name exactly one measured quantity is
-    answered with the option nearest to it (`copilot.numbers`), without asking the LLM."""
+    answered with the option nearest to it (`copilot.answering.matching`), without asking the LLM."""
 
     name: str = Field(description="what is measured, as the answer says it: duration, number of speakers, SNR")
     value: float

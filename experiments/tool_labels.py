@@ -21,10 +21,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from copilot import backends
-from copilot.answer import match_option, split_options
+from copilot.answering.matching import match_option
 from copilot.audio import load
 from copilot.benchmarks.adapters import read_jsonl
 from copilot.errors import NothingToMeasure
+from copilot.question.request import split_options
 from copilot.registry import default_registry
 
 

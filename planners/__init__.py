@@ -1,6 +1,6 @@
-"""Planners: turn a question into a program of tool calls, and evidence into an answer.
+"""Planners: turn a question into a program of tool calls.
 
-`load_planner` builds one from a short spec, as the CLI's ``--planner`` takes it:
+`load_planner` builds one from a short spec, as the CLI's ``--planner`` takes it, with the LLM that answers:
 
 - ``embedded`` / ``embedded:MODEL``: llama.cpp in-process; MODEL is a model-store name or a .gguf path
 - ``openai`` / ``openai:MODEL``: any OpenAI-compatible endpoint (``OPENAI_BASE_URL``, ``OPENAI_API_KEY``)
@@ -9,10 +9,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 
 from copilot.errors import CopilotError
-from copilot.planners.base import LLM, Planner
+from copilot.llm import LLM
+from copilot.planners.base import Planner
 
 
 @cache
@@ -30,17 +32,30 @@ def load_llm(spec: str = "embedded") -> LLM:
     raise CopilotError(f"unknown LLM {spec!r}: use embedded[:MODEL] or openai[:MODEL]")
 
 
-def load_planner(spec: str = "embedded", llm: str = "embedded") -> Planner:
+@dataclass(frozen=True)
+class LoadedPlanner:
+    """A planner with what the agent runs it with: ``Copilot(p.planner, p.llm, registry, amend=p.amend)``."""
+
+    planner: Planner
+    llm: LLM
+    """The LLM that answers: an LLM planner's own, a fixed cascade's given one."""
+    amend: bool
+    """Whether the agent adds the steps a question plainly needs to the planner's programs; a fixed cascade's
+    program is its definition, so it runs as written."""
+
+
+def load_planner(spec: str = "embedded", llm: str = "embedded") -> LoadedPlanner:
     """The planner named by ``spec``; ``llm`` is the answering LLM of a fixed cascade."""
     kind, _, rest = spec.partition(":")
     if kind in {"embedded", "openai"}:
         from copilot.planners.llm import LLMPlanner
 
-        return LLMPlanner(load_llm(spec))
+        chat = load_llm(spec)
+        return LoadedPlanner(LLMPlanner(chat), chat, amend=True)
     if kind == "fixed":
         from copilot.planners.fixed import CASCADES, FixedPlanner
 
         if not rest:
             raise CopilotError(f"fixed needs tools, e.g. fixed:asr, fixed:asr+tags or fixed:all ({', '.join(CASCADES)})")
-        return FixedPlanner(CASCADES.get(rest) or rest.split(","), load_llm(llm))
+        return LoadedPlanner(FixedPlanner(CASCADES.get(rest) or rest.split(",")), load_llm(llm), amend=False)
     raise CopilotError(f"unknown planner {spec!r}: use embedded, openai or fixed:TOOLS")

@@ -16,7 +16,7 @@ from typing import Any
 from copilot import models
 from copilot.config import Settings
 from copilot.errors import ContextOverflow, CopilotError
-from copilot.planners.base import Completion
+from copilot.llm import Completion
 
 DEFAULT_MODEL = "qwen2.5-coder-1.5b"
 # one-line JSON: no token is spent on indentation, and separators keep the spaces the model expects

@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING, Any, cast
 
 from copilot.errors import ContextOverflow, CopilotError
-from copilot.planners.base import Completion
+from copilot.llm import Completion
 
 if TYPE_CHECKING:
     from openai.types.chat import ChatCompletion, ChatCompletionMessageParam

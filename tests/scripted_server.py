@@ -31,9 +31,10 @@ import httpx
 from starlette.requests import Request as HttpRequest
 from starlette.responses import JSONResponse
 
-from copilot.answer import Answer, Request, Trace
+from copilot.answering.models import Answer, Trace
 from copilot.audio import Audio
 from copilot.cli import _parser
+from copilot.question.request import Request
 from copilot.serve.app import create_app
 from copilot.serve.config import config_from_args
 from copilot.serve.server import run

@@ -52,7 +52,7 @@ def llm() -> Recording:
 @pytest.fixture
 def agent(llm, tmp_path) -> Copilot:
     llm.prompts.clear()
-    return Copilot(LLMPlanner(llm), cache=ToolCache(tmp_path / "cache.sqlite"))
+    return Copilot(LLMPlanner(llm), llm, cache=ToolCache(tmp_path / "cache.sqlite"))
 
 
 @pytest.fixture
@@ -104,7 +104,7 @@ def test_which_language(agent, tmp_path):
 def test_a_question_of_a_known_shape_runs_the_kept_program_on_another_clip(llm, tmp_path):
     planner = LLMPlanner(llm)
     book = PlanBook(planner.name, default_registry(), tmp_path / "cache.sqlite")
-    agent = Copilot(planner, cache=ToolCache(tmp_path / "cache.sqlite"), plans=book)
+    agent = Copilot(planner, llm, cache=ToolCache(tmp_path / "cache.sqlite"), plans=book)
     german = corpora.speak(GERMAN, tmp_path / "de.wav", voice="de")
     french = corpora.speak("Bonjour, je voudrais réserver une table pour deux personnes ce soir.", tmp_path / "fr.wav", voice="fr")
     first = agent.ask(clip(german), "Which language is spoken? (a) English (b) German (c) Spanish")
@@ -227,7 +227,7 @@ def test_a_quoted_word_is_answered_from_the_transcript(agent, tmp_path):
 
 def test_a_question_about_a_spoken_word_always_runs_asr(llm, tmp_path):
     planner = RecordingPlanner(llm)
-    agent = Copilot(planner, cache=ToolCache(tmp_path / "cache.sqlite"))
+    agent = Copilot(planner, llm, cache=ToolCache(tmp_path / "cache.sqlite"))
     wav = corpora.speak("Remember to bring an umbrella, because heavy rain is expected this afternoon.",
                         tmp_path / "u.wav")
     answer = agent.ask(clip(wav), 'Can you hear the word "umbrella" in this recording? (a) no (b) yes')
@@ -239,7 +239,7 @@ def test_a_question_about_a_spoken_word_always_runs_asr(llm, tmp_path):
 
 def test_a_question_naming_the_speakers_emotion_always_runs_the_emotion_tool(llm, tmp_path):
     planner = RecordingPlanner(llm)
-    agent = Copilot(planner, cache=ToolCache(tmp_path / "cache.sqlite"))
+    agent = Copilot(planner, llm, cache=ToolCache(tmp_path / "cache.sqlite"))
     wav = corpora.speak("I cannot believe you did that again, after everything we talked about.", tmp_path / "e.wav")
     question = ("Among the following facial expressions, which one best corresponds to the speaker's emotion? "
                 "(a) A warm smile (b) Furrowed brows (c) Teary eyes (d) Wide-open eyes")

@@ -8,22 +8,26 @@ import numpy as np
 import pytest
 
 from copilot.agent import Copilot
-from copilot.answer import Evidence, Request, match_option, split_options
-from copilot.audio import from_array
-from copilot.cache import ToolCache
-from copilot.errors import ContextOverflow, NothingToMeasure, ToolError
-from copilot.planners import prompts
-from copilot.planners.base import Completion
-from copilot.planners.grounding import (
-    asks_yes_or_no,
+from copilot.answering import prompts
+from copilot.answering.compose import complete_fitted, link_options, whole_sentences
+from copilot.answering.grounding import (
     for_the_speaker_asked,
     measured_open_answer,
     measured_yes_or_no,
     yes_no_option,
     yes_or_no_from_labels,
 )
-from copilot.planners.llm import LLMPlanner, complete_fitted, link_options, whole_sentences
+from copilot.answering.matching import match_option
+from copilot.audio import from_array
+from copilot.cache import ToolCache
+from copilot.errors import ContextOverflow, NothingToMeasure, ToolError
+from copilot.evidence import Evidence
+from copilot.llm import Completion
+from copilot.planners.llm import LLMPlanner
+from copilot.planners.prompts import program_schema
 from copilot.program import Program, ProgramError, Step, parse, validate
+from copilot.question.reading import asks_yes_or_no
+from copilot.question.request import Request, split_options
 from copilot.registry import Registry
 from copilot.render import render_answer
 from copilot.tool import Attribute, Quantity, SpanInput, ToolInput, ToolOutput, tool
@@ -109,7 +113,7 @@ def clips():
 def agent_with(tmp_path):
     def make(*replies: str, max_rounds: int = 3) -> tuple[Copilot, ScriptedLLM]:
         llm = ScriptedLLM(*replies)
-        return Copilot(LLMPlanner(llm), REGISTRY, ToolCache(tmp_path / "cache.sqlite"), max_rounds=max_rounds), llm
+        return Copilot(LLMPlanner(llm), llm, REGISTRY, ToolCache(tmp_path / "cache.sqlite"), max_rounds=max_rounds), llm
 
     return make
 
@@ -474,12 +478,12 @@ def test_with_one_clip_the_program_schema_has_no_clip_argument_to_fill():
         variants = schema["properties"]["steps"]["items"]["anyOf"]
         return {v["properties"]["tool"]["const"]: set(v["properties"]["args"]["properties"]) for v in variants}
 
-    assert arguments(prompts.program_schema(REGISTRY, clips=1)) == {"peak": {"start", "end"}, "kind": set(), "broken": set(), "voice": set()}
-    assert arguments(prompts.program_schema(REGISTRY, clips=2))["kind"] == {"audio"}
+    assert arguments(program_schema(REGISTRY, clips=1)) == {"peak": {"start", "end"}, "kind": set(), "broken": set(), "voice": set()}
+    assert arguments(program_schema(REGISTRY, clips=2))["kind"] == {"audio"}
 
 
 def test_the_planner_writes_no_step_ids_and_the_program_names_its_steps():
-    steps = prompts.program_schema(REGISTRY, clips=1)["properties"]["steps"]["items"]["anyOf"]
+    steps = program_schema(REGISTRY, clips=1)["properties"]["steps"]["items"]["anyOf"]
     assert all("id" not in v["properties"] for v in steps)
     program = parse('{"steps": [{"tool": "kind"}, {"tool": "peak", "args": {"start": 0.5}}, {"id": "k", "tool": "kind"}]}')
     assert [(s.id, s.tool, s.args) for s in program.steps] == [("s1", "kind", {}), ("s2", "peak", {"start": 0.5}), ("k", "kind", {})]
@@ -589,7 +593,7 @@ def test_measurements_over_the_context_are_cut_to_fit_and_the_answer_says_so(cou
 
 def test_the_note_on_cut_measurements_reaches_the_answer(tmp_path, clips):
     llm = SmallContextLLM(context=2048, plan=program({"tool": "said", "args": {}}))
-    agent = Copilot(LLMPlanner(llm), Registry([said]), ToolCache(tmp_path / "cache.sqlite"))
+    agent = Copilot(LLMPlanner(llm), llm, Registry([said]), ToolCache(tmp_path / "cache.sqlite"))
     answer = agent.ask(clips, "What is said?")
     assert answer.text == "a talk about licences" and answer.evidence[0].output["text"] == WORDS
     assert "Notes: the measurements were cut from " in render_answer(answer)

@@ -8,10 +8,10 @@ from pathlib import Path
 import jiwer
 import pytest
 
-from copilot.answer import Evidence
+from copilot.answering.grounding import Verdict, yes_or_no_from_labels
 from copilot.audio import Audio, load
 from copilot.errors import ToolError
-from copilot.planners.grounding import Verdict, yes_or_no_from_labels
+from copilot.evidence import Evidence
 from copilot.tools.asr import AsrOutput, asr, language_id, looks_like_loop
 from tests import corpora
 

@@ -199,7 +199,7 @@ def test_dynamic_superb_ds_dev_items_jsonl(tmp_path):
 
 
 def test_a_two_clip_item_reaches_the_agent_as_audio1_and_audio2(tmp_path):
-    from copilot.answer import Answer, Trace
+    from copilot.answering.models import Answer, Trace
     from copilot.benchmarks.systems import CopilotSystem
 
     class Agent:

@@ -26,7 +26,7 @@ from copilot.benchmarks.scorers import (
     transcript_errors,
 )
 from copilot.errors import CopilotError
-from copilot.planners.base import Completion
+from copilot.llm import Completion
 
 OPTIONS = ["Male", "Female"]
 

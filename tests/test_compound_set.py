@@ -12,7 +12,7 @@ import pyloudnorm
 import pytest
 import soundfile as sf
 
-from copilot.answer import Answer, Evidence, PartAnswer, Trace
+from copilot.answering.models import Answer, PartAnswer, Trace
 from copilot.audio import SAMPLE_RATE
 from copilot.benchmarks.adapters import load_items
 from copilot.benchmarks.compound_set import make_set
@@ -22,6 +22,7 @@ from copilot.benchmarks.runner import read_results, rescore, run
 from copilot.benchmarks.scorers import band, score, score_part, unmeasured_claim
 from copilot.benchmarks.systems import CopilotSystem
 from copilot.errors import CopilotError
+from copilot.evidence import Evidence
 from copilot.program import Program
 from tests.test_bench_adapters import tone
 

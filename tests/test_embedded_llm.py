@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from copilot.answer import Evidence, Request
+from copilot.answering import answer
+from copilot.answering.prompts import ANSWER_RULES, ANSWER_SCHEMA
 from copilot.errors import ContextOverflow
+from copilot.evidence import Evidence
 from copilot.planners import prompts
 from copilot.planners.embedded import EmbeddedLLM, _threads
-from copilot.planners.llm import LLMPlanner
+from copilot.question.request import Request
 from copilot.registry import default_registry
 
 MODEL = "qwen2.5-coder-0.5b"
@@ -84,11 +86,11 @@ def test_a_transcript_over_the_context_is_cut_to_fit_and_the_answer_says_so(tmp_
     licence = " ".join(Path("/usr/share/common-licenses/GPL-3").read_text().split())[:12000]  # Debian's base-files
     evidence = [Evidence(step="s1", tool="asr", facts=f'Transcript (en, p=0.99): "{licence}"')]
     llm = EmbeddedLLM(MODEL, n_ctx=1024, cache_dir=tmp_path)
-    messages = [{"role": "system", "content": prompts.ANSWER_RULES}, {"role": "user", "content": licence}]
+    messages = [{"role": "system", "content": ANSWER_RULES}, {"role": "user", "content": licence}]
     with pytest.raises(ContextOverflow) as refused:
-        llm.complete(messages, prompts.ANSWER_SCHEMA, max_tokens=100)
+        llm.complete(messages, ANSWER_SCHEMA, max_tokens=100)
     assert refused.value.context_tokens == 1024 and refused.value.prompt_tokens > 2000
-    draft = LLMPlanner(llm).answer(Request(question="What is the recording about?"), evidence)
+    draft = answer(Request(question="What is the recording about?"), evidence, llm)
     assert draft.notes[0].startswith("the measurements were cut from 12,") and draft.text
     assert "licen" in draft.text.lower() or "software" in draft.text.lower(), draft.text
 

@@ -60,7 +60,7 @@ def release() -> Iterator[None]:
 
 def agent(tmp_path: Path, *replies: str, **options: float) -> tuple[Copilot, ScriptedLLM]:
     llm = ScriptedLLM(*replies)
-    return Copilot(LLMPlanner(llm), REGISTRY, ToolCache(tmp_path / "cache.sqlite"), **options), llm
+    return Copilot(LLMPlanner(llm), llm, REGISTRY, ToolCache(tmp_path / "cache.sqlite"), **options), llm
 
 
 def test_a_tool_raising_runtime_error_is_its_steps_error_and_the_other_step_still_answers(tmp_path, clips, caplog):

@@ -9,14 +9,16 @@ import numpy as np
 import pytest
 
 from copilot.agent import Copilot
-from copilot.answer import Evidence, Request
+from copilot.answering.grounding import measured_number, option_named, transcript_match
+from copilot.answering.matching import nearest
 from copilot.audio import from_array
 from copilot.cache import ToolCache
-from copilot.numbers import NumberOption, nearest, read_option
+from copilot.evidence import Evidence
 from copilot.planners.fixed import FixedPlanner
-from copilot.planners.grounding import measured_number, option_named, transcript_match
 from copilot.planners.llm import LLMPlanner
-from copilot.questions import asks_about_content, asks_what_is_said, quoted
+from copilot.question.figures import NumberOption, read_option
+from copilot.question.reading import asks_about_content, asks_what_is_said, quoted
+from copilot.question.request import Request
 from copilot.registry import Registry
 from copilot.render import render_answer
 from copilot.tool import Attribute, Quantity, ToolInput, ToolOutput, tool
@@ -129,7 +131,7 @@ def clips():
 def agent_with(tmp_path):
     def make(*replies: str, registry: Registry = REGISTRY) -> tuple[Copilot, ScriptedLLM]:
         llm = ScriptedLLM(*replies)
-        return Copilot(LLMPlanner(llm), registry, ToolCache(tmp_path / "cache.sqlite")), llm
+        return Copilot(LLMPlanner(llm), llm, registry, ToolCache(tmp_path / "cache.sqlite")), llm
 
     return make
 
@@ -405,7 +407,7 @@ def test_no_tool_is_added_when_the_need_is_served_or_not_named(agent_with, clips
 
 def test_a_fixed_cascade_runs_its_own_tools_and_nothing_the_question_names(clips):
     llm = ScriptedLLM(json.dumps({"reasoning": "No transcript says it.", "answer": "(b) no"}))
-    agent = Copilot(FixedPlanner(["talkers"], llm), REGISTRY)
+    agent = Copilot(FixedPlanner(["talkers"]), llm, REGISTRY, amend=False)
     answer = agent.ask(clips, 'Does the speaker say "salad"? (a) yes (b) no')
     assert [s.tool for s in answer.program.steps] == ["talkers"] and answer.trace.amendments == []
 

@@ -88,7 +88,8 @@ def test_a_head_learned_from_made_clips_is_a_tool_and_answers_through_the_agent(
     result = tool({}, {"audio1": load(unseen)})
     assert result.label == "slow" and result.attribute().name == "speaking pace", result
 
-    agent = Copilot(LLMPlanner(load_llm("embedded")), Registry([*builtin_tools(), tool]), ToolCache(tmp_path / "c.sqlite"))
+    llm = load_llm("embedded")
+    agent = Copilot(LLMPlanner(llm), llm, Registry([*builtin_tools(), tool]), ToolCache(tmp_path / "c.sqlite"))
     answer = agent.ask({"audio1": load(unseen)}, "What is the speaking pace of the speaker? (a) fast (b) slow")
     assert "speaking_pace" in {e.tool for e in answer.evidence if e.error is None}, answer.trace
     assert answer.choice == "(b) slow", answer.text

@@ -15,13 +15,14 @@ import numpy as np
 import pytest
 
 from copilot.agent import Copilot
-from copilot.answer import Request, split_options
 from copilot.audio import from_array
 from copilot.cache import ToolCache
 from copilot.config import Settings
 from copilot.errors import CopilotError, QuestionError
 from copilot.planners.llm import LLMPlanner
-from copilot.questions import MAX_PARTS, check_length, parts, quoted, unquoted
+from copilot.question.parts import MAX_PARTS, parts
+from copilot.question.reading import quoted, unquoted
+from copilot.question.request import Request, check_length, split_options
 from tests.test_agent_unit import REGISTRY, ScriptedLLM
 
 N = 300_000
@@ -42,8 +43,8 @@ def test_a_300k_character_question_is_parsed_in_linear_time() -> None:
     # In a child process, so that a parse that backtracks is killed at the timeout instead of holding the GIL.
     code = (
         "import json, sys\n"
-        "from copilot.answer import split_options\n"
-        "from copilot.questions import quoted\n"
+        "from copilot.question.request import split_options\n"
+        "from copilot.question.reading import quoted\n"
         "cases = json.load(sys.stdin)\n"
         "print(json.dumps([split_options(q) if kind == 'options' else quoted(q) for kind, q in cases]))\n"
     )
@@ -125,7 +126,7 @@ def test_a_question_of_more_parts_than_the_cap_is_refused_not_answered_in_part()
 )
 def test_the_agent_refuses_before_any_llm_call(tmp_path: Path, question: str, refused: str) -> None:
     llm = ScriptedLLM()  # no replies: any call to it fails the test
-    agent = Copilot(LLMPlanner(llm), REGISTRY, ToolCache(tmp_path / "cache.sqlite"))
+    agent = Copilot(LLMPlanner(llm), llm, REGISTRY, ToolCache(tmp_path / "cache.sqlite"))
     with pytest.raises(QuestionError, match=refused):
         agent.ask({"audio1": from_array(np.zeros(16000, np.float32))}, question)
     assert llm.prompts == []

@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 
 from copilot.agent import Copilot
-from copilot.answer import Evidence, Request
+from copilot.answering import answer
 from copilot.audio import load
 from copilot.cache import ToolCache
 from copilot.errors import ContextOverflow
+from copilot.evidence import Evidence
 from copilot.planners.llm import LLMPlanner
 from copilot.planners.openai_compatible import OpenAICompatibleLLM
+from copilot.question.request import Request
 from tests import corpora
 from tests.servers import local_server
 
@@ -35,10 +37,8 @@ def test_structured_output_through_the_openai_client(server_url):
 
 def test_the_agent_plans_and_answers_through_the_endpoint(server_url, tmp_path):
     wav = corpora.speak("The train to Cambridge leaves at nine.", tmp_path / "train.wav")
-    agent = Copilot(
-        LLMPlanner(OpenAICompatibleLLM(model="local", base_url=server_url, api_key="none")),
-        cache=ToolCache(tmp_path / "cache.sqlite"),
-    )
+    llm = OpenAICompatibleLLM(model="local", base_url=server_url, api_key="none")
+    agent = Copilot(LLMPlanner(llm), llm, cache=ToolCache(tmp_path / "cache.sqlite"))
     answer = agent.ask({"audio1": load(wav)}, "What does the speaker say?")
     assert answer.trace.planner == "llm:local"
     assert [e.tool for e in answer.evidence if not e.error] == ["asr"]
@@ -55,5 +55,5 @@ def test_a_prompt_over_the_servers_context_is_cut_to_fit(server_url):
     assert refused.value.context_tokens and refused.value.prompt_tokens > refused.value.context_tokens
     assert llm._json_schema  # an over-long prompt is not taken for a server without structured output
     evidence = [Evidence(step="s1", tool="asr", facts=f'Transcript (en, p=0.99): "{licence}"')]
-    draft = LLMPlanner(llm).answer(Request(question="What is the recording about?"), evidence)
+    draft = answer(Request(question="What is the recording about?"), evidence, llm)
     assert draft.notes[0].startswith("the measurements were cut from 24,") and draft.text

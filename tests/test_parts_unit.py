@@ -12,12 +12,12 @@ from pydantic import Field
 from copilot.agent import Copilot
 from copilot.agent.amend import amend
 from copilot.agent.parts import NO_STEP
-from copilot.answer import Request
 from copilot.audio import from_array
 from copilot.cache import ToolCache
 from copilot.planners.llm import LLMPlanner
 from copilot.program import Program, Step, merge, prefixed
-from copilot.questions import asks_per_speaker, parts
+from copilot.question.parts import asks_per_speaker, parts
+from copilot.question.request import Request
 from copilot.registry import Registry
 from copilot.render import render_answer
 from copilot.tool import ToolInput, ToolOutput, tool
@@ -80,7 +80,7 @@ def answer(text: str, measured: bool = True) -> str:
 def agent_with(tmp_path):
     def make(*replies: str) -> tuple[Copilot, ScriptedLLM]:
         llm = ScriptedLLM(*replies)
-        return Copilot(LLMPlanner(llm), REGISTRY, ToolCache(tmp_path / "cache.sqlite")), llm
+        return Copilot(LLMPlanner(llm), llm, REGISTRY, ToolCache(tmp_path / "cache.sqlite")), llm
 
     return make
 
@@ -156,7 +156,8 @@ def voices(args: VoicesInput, clips) -> Voices:
 
 
 def test_a_question_about_one_speaker_among_several_gets_the_tool_speaker_by_speaker(tmp_path):
-    agent = Copilot(LLMPlanner(ScriptedLLM()), Registry([voices]), ToolCache(tmp_path / "cache.sqlite"))
+    llm = ScriptedLLM()
+    agent = Copilot(LLMPlanner(llm), llm, Registry([voices]), ToolCache(tmp_path / "cache.sqlite"))
     request = Request(question="Who speaks first, a man or a woman?", clips={"audio1": 5.0})
     amended, notes = amend(Program(steps=[Step(id="p1s1", tool="voices")]), request, 1, agent._context({}), part=1)
     assert amended.steps[0].args == {"by_speaker": True}

@@ -10,14 +10,15 @@ import pytest
 
 from copilot.agent import Copilot
 from copilot.agent.reuse import reused
-from copilot.answer import Request
 from copilot.audio import from_array
 from copilot.benchmarks.items import Result
 from copilot.benchmarks.report import render
 from copilot.cache import ToolCache
 from copilot.planners.llm import LLMPlanner
-from copilot.plans import NEAREST, PlanBook, portable, shape
+from copilot.plans import NEAREST, PlanBook, portable
 from copilot.program import merge, parse
+from copilot.question.request import Request
+from copilot.question.shape import shape
 from copilot.registry import Registry
 from copilot.render import render_answer
 from copilot.tool import ToolInput, tool
@@ -72,7 +73,7 @@ def book(tmp_path):
 
 def agent(tmp_path, book: PlanBook, *replies: str) -> tuple[Copilot, ScriptedLLM]:
     llm = ScriptedLLM(*replies)
-    return Copilot(LLMPlanner(llm), REGISTRY, ToolCache(tmp_path / "cache.sqlite"), plans=book), llm
+    return Copilot(LLMPlanner(llm), llm, REGISTRY, ToolCache(tmp_path / "cache.sqlite"), plans=book), llm
 
 
 def test_a_question_of_a_known_shape_runs_the_kept_program_with_no_planning_call(tmp_path, book, clips):
@@ -187,7 +188,8 @@ def test_a_borrowed_program_gets_the_steps_its_own_words_need(tmp_path, clips):
     book = PlanBook("llm:scripted", registry, tmp_path / "cache.sqlite", embed=vectors(near))
     for question in list(near)[:3]:
         book.keep(request(question), parse({"steps": [{"tool": "peak"}]}))
-    copilot = Copilot(LLMPlanner(ScriptedLLM(json.dumps({"answer": "loud"}))), registry, ToolCache(tmp_path / "c.sqlite"), plans=book)
+    llm = ScriptedLLM(json.dumps({"answer": "loud"}))
+    copilot = Copilot(LLMPlanner(llm), llm, registry, ToolCache(tmp_path / "c.sqlite"), plans=book)
     answer = copilot.ask(clips, "How loud is it, loud or quiet?")
     assert answer.trace.reused_like is not None and [s.tool for s in answer.trace.rounds[0].steps] == ["peak", "loudness"]
     assert any("loud or quiet" in note for note in answer.trace.amendments)

@@ -24,7 +24,7 @@ import pytest
 import soundfile as sf
 from starlette.testclient import TestClient
 
-from copilot.answer import Answer, Trace
+from copilot.answering.models import Answer, Trace
 from copilot.cli import _parser, main
 from copilot.config import Settings
 from copilot.errors import CopilotError

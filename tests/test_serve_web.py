@@ -19,7 +19,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from copilot.answer import Answer, Evidence, Trace
+from copilot.answering.models import Answer, Trace
+from copilot.evidence import Evidence
 from copilot.program import Program, Step
 from copilot.registry import default_registry
 from tests import corpora

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from copilot.answer import match_option
+from copilot.answering.matching import match_option
 from copilot.audio import Audio, load
 from copilot.errors import ToolError
 from copilot.tools.sound_events import (

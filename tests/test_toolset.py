@@ -17,7 +17,7 @@ from copilot.audio import load
 from copilot.cache import ToolCache
 from copilot.cli import main
 from copilot.errors import CopilotError
-from copilot.planners.base import Completion
+from copilot.llm import Completion
 from copilot.registry import Registry
 from copilot.tool import SpanInput, ToolOutput, tool
 from copilot.toolset import report

@@ -11,28 +11,38 @@ from typing import cast
 from copilot.agent.graph import build
 from copilot.agent.reuse import remember
 from copilot.agent.state import Context, State, final_evidence
-from copilot.answer import Answer, Request, Trace
+from copilot.answering.models import Answer, Draft, Trace
 from copilot.cache import ToolCache
-from copilot.planners.base import Draft, Planner
+from copilot.llm import LLM
+from copilot.planners.base import Planner
 from copilot.plans import PlanBook
+from copilot.question.request import Request
 from copilot.registry import Registry, default_registry
 from copilot.tool import Clips
 from copilot.tool_runner import ToolRunner
 
 
 class Copilot:
-    """Answers questions about clips with a planner, the tool registry and a tool-output cache."""
+    """Answers questions about clips with a planner, the LLM that answers, the tool registry and a tool-output cache.
+
+    ``amend``: whether code adds the steps a question plainly needs to the planner's programs; a fixed cascade's
+    program is its definition, so it runs as written (``amend=False``)."""
 
     def __init__(
         self,
         planner: Planner,
+        llm: LLM,
         registry: Registry | None = None,
         cache: ToolCache | None = None,
+        *,
+        amend: bool = True,
         max_rounds: int = 3,
         step_timeout: float = 300.0,
         plans: PlanBook | None = None,
     ):
         self.planner = planner
+        self.llm = llm
+        self.amend = amend
         self.registry = registry or default_registry()
         self.cache = cache or ToolCache()
         self.max_rounds = max_rounds
@@ -75,6 +85,6 @@ class Copilot:
     def _context(self, clips: Clips) -> Context:
         """What one run of the graph works with: ``clips`` and this agent's collaborators and limits."""
         return Context(
-            clips=clips, planner=self.planner, registry=self.registry, cache=self.cache, runner=self._runner,
+            clips=clips, planner=self.planner, llm=self.llm, amend=self.amend, registry=self.registry, cache=self.cache, runner=self._runner,
             plans=self.plans, max_rounds=self.max_rounds, step_timeout=self.step_timeout,
         )

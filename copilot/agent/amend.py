@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from copilot.agent.state import Context
-from copilot.answer import Request
 from copilot.program import Program, Step
-from copilot.questions import asks_about_content, asks_per_speaker, asks_what_is_said
+from copilot.question.parts import asks_per_speaker
+from copilot.question.reading import asks_about_content, asks_what_is_said
+from copilot.question.request import Request
 from copilot.registry import Registry
 from copilot.words import says, stems
 
@@ -22,7 +23,7 @@ def amend(program: Program, request: Request, round_: int, ctx: Context, part: i
     the speaker say the word "tomato"?" to sound_events alone, "which facial expression goes with the speaker's
     emotion?" to asr alone, "when is the vet appointment?" to diarization, and "who speaks first, a man or a
     woman?" to gender on the whole clip. Steps added for ``part`` n are named p{n}..."""
-    if not ctx.planner.amended:
+    if not ctx.amend:
         return program, []
     registry = ctx.registry
     planned = {s.tool for s in program.steps}

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from copilot.agent.state import Context
-from copilot.answer import Evidence, Request
+from copilot.answering import answer
+from copilot.answering.models import Draft
 from copilot.errors import CopilotError
-from copilot.planners.base import Draft
+from copilot.evidence import Evidence
+from copilot.question.request import Request
 
 
 def compose(request: Request, evidence: list[Evidence], ctx: Context, part: bool = False) -> Draft:
-    """The planner's answer from ``evidence``, or the measurements themselves when none could be composed."""
+    """The answer stage's answer from ``evidence``, or the measurements themselves when none could be composed."""
     try:
-        return ctx.planner.answer(request, evidence, part)
+        return answer(request, evidence, ctx.llm, part)
     except (CopilotError, ValueError, KeyError) as exc:
         facts = "; ".join(e.facts for e in evidence if e.facts) or "nothing"
         return Draft(text=f"No answer could be composed ({exc}). The tools measured: {facts}", answered_by="fallback")

@@ -30,9 +30,9 @@ from copilot.agent.compose import compose
 from copilot.agent.parts import answer_parts, parts_asked, plan_parts
 from copilot.agent.reuse import reused
 from copilot.agent.state import Context, State, StepInput, current, final_evidence
-from copilot.answer import Evidence
+from copilot.answering.models import Draft
 from copilot.errors import CopilotError, NothingToMeasure
-from copilot.planners.base import Draft
+from copilot.evidence import Evidence
 from copilot.program import Program, ProgramError, Step, dependencies, resolve, validate
 from copilot.tool_runner import StepTimeout
 

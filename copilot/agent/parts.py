@@ -1,5 +1,5 @@
 """Compound questions. An open question that asks several things ("How many people speak, and what is the sound
-behind them?") is split into its parts first, in code, where its questions join (`copilot.questions.parts`); each
+behind them?") is split into its parts first, in code, where its questions join (`copilot.question.parts.parts`); each
 part is planned on its own, and a part that got no step goes back to the planner once, then stands as not measured.
 The parts' programs run as one (a step two parts share runs once), and the answer is composed part by part, each
 from its own steps' evidence, so that a small model neither drops a part of a long question nor states a measurement
@@ -11,10 +11,12 @@ from __future__ import annotations
 from copilot.agent.amend import amend
 from copilot.agent.compose import compose
 from copilot.agent.state import Context, State
-from copilot.answer import Evidence, PartAnswer, Request
+from copilot.answering.models import PartAnswer
 from copilot.errors import CopilotError
+from copilot.evidence import Evidence
 from copilot.program import Program, ProgramError, ProgramPart, merge, prefixed, validate
-from copilot.questions import parts
+from copilot.question.parts import parts
+from copilot.question.request import Request
 
 NO_STEP = "no step was planned: plan the tool whose measurements answer this part; plan no steps only if no tool measures it"
 

@@ -10,9 +10,9 @@ from dataclasses import replace
 
 from copilot.agent.parts import parts_asked
 from copilot.agent.state import Context, State, current
-from copilot.answer import Request
 from copilot.plans import Kept, PlanBook
 from copilot.program import ProgramError, validate
+from copilot.question.request import Request
 
 
 def reused(request: Request, ctx: Context) -> Kept | None:

@@ -12,11 +12,14 @@ import operator
 from dataclasses import dataclass
 from typing import Annotated, TypedDict
 
-from copilot.answer import Evidence, PartAnswer, Request
+from copilot.answering.models import Draft, PartAnswer
 from copilot.cache import ToolCache
-from copilot.planners.base import Draft, Planner
+from copilot.evidence import Evidence
+from copilot.llm import LLM
+from copilot.planners.base import Planner
 from copilot.plans import PlanBook
 from copilot.program import Program, Step
+from copilot.question.request import Request
 from copilot.registry import Registry
 from copilot.tool import Clips
 from copilot.tool_runner import ToolRunner
@@ -58,6 +61,8 @@ class Context:
 
     clips: Clips
     planner: Planner
+    llm: LLM  # the answer stage's
+    amend: bool  # whether code adds the steps a question plainly needs (`amend`)
     registry: Registry
     cache: ToolCache
     runner: ToolRunner

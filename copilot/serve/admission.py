@@ -10,7 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from copilot.answer import Answer
+from copilot.answering.models import Answer
 from copilot.serve.api import Reply
 from copilot.serve.errors import ApiError
 

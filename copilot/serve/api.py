@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from copilot.answer import Answer
+from copilot.answering.models import Answer
 
 MODEL_ID = "speech-copilot"
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from copilot.audio import Audio, load
 from copilot.errors import AudioError, QuestionError
-from copilot.questions import check_length
+from copilot.question.request import check_length
 from copilot.serve.api import ChatRequest, InputAudio
 from copilot.serve.config import MAX_CLIPS, ServerConfig, base64_length
 from copilot.serve.errors import ApiError, for_client

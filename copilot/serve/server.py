@@ -80,7 +80,8 @@ def serve(config: ServerConfig) -> None:
             file=sys.stderr,
         )
     print(f"loading the planner {config.planner} ...", file=sys.stderr)
-    agent = Copilot(load_planner(config.planner, config.llm))
+    loaded = load_planner(config.planner, config.llm)
+    agent = Copilot(loaded.planner, loaded.llm, amend=loaded.amend)
     print(f"serving on http://{config.host}:{config.port}/ (API: /v1/chat/completions)", file=sys.stderr, flush=True)
     run(create_app(agent, config), config)
 

@@ -18,7 +18,7 @@ from starlette.requests import ClientDisconnect
 from starlette.requests import Request as HttpRequest
 from starlette.responses import Response, StreamingResponse
 
-from copilot.answer import Answer
+from copilot.answering.models import Answer
 from copilot.errors import QuestionError
 from copilot.serve.admission import Gate, Job, Place
 from copilot.serve.api import (

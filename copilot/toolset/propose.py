@@ -48,10 +48,10 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, Field, ValidationError
 from tqdm import tqdm
 
-from copilot.answer import split_options
 from copilot.cache import ToolCache
 from copilot.errors import CopilotError
-from copilot.planners.base import LLM
+from copilot.llm import LLM
+from copilot.question.request import split_options
 from copilot.registry import Registry
 from copilot.words import plain, stems
 

@@ -1,6 +1,6 @@
 """Answers that the measurements decide, in code: an option or verdict a label names, a transcript match, the
 option nearest a measured number, a bound on a number, a level's reading, one speaker's labels. The LLM is asked
-only when none of these decides (`copilot.planners.llm`)."""
+only when none of these decides (`copilot.answering.compose`)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,16 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from copilot.answer import Evidence, Request, normalise
-from copilot.numbers import FIGURE, closeness, compares, comparison, fits, named, nearest, read_option
-from copilot.planners.base import Draft
-from copilot.questions import asks_what_is_said, quoted, speaker_asked, unquoted
+from copilot.answering.matching import closeness, compares, fits, named, nearest, normalise
+from copilot.answering.models import Draft
+from copilot.evidence import Evidence
+from copilot.question.figures import FIGURE, comparison, read_option
+from copilot.question.parts import speaker_asked
+from copilot.question.reading import asks_what_is_said, negates, offers_alternatives, quoted, unquoted, what_is_asked
+from copilot.question.request import Request
 from copilot.tool import Attribute, Quantity
 from copilot.words import akin, says, stems, where
 
-_YES_NO = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should)\b", re.I)
-_NEGATION = re.compile(r"\b(no|not|none|nothing|nobody|without|never|free)\b|n't\b", re.I)
-# ", or not", " yes or no"; it starts at a comma or at the first of the spaces, so a long run of spaces is tried once
-_HOW_TO_ANSWER = re.compile(r"(?:,|(?<![\s,]))\s*\b(?:yes\s+)?or\s+(?:not|no)\b", re.I)
-_ALTERNATIVES = re.compile(r"\bor\b", re.I)  # "a man or a woman?" asks which one
 _ABSENCE = re.compile(r"\b(absent|missing|lacks?|lacking|omit\w*|left out|excluded?)\b", re.I)
 _ASKED_BY_NAME = (  # "which animal do you hear?", "what's that noise in the background?"; not "what is the sound quality?"
     r"^\W*(?:which|what)(?:'s|\s+is|\s+was)?\s+(?:(?:kind|sort|type)\s+of\s+)?(?:that\s+|the\s+|this\s+)?{head}s?\b"
@@ -61,17 +59,6 @@ def for_the_speaker_asked(question: str, evidence: list[Evidence]) -> list[Evide
     return [narrowed(e) if e.by_speaker else e for e in evidence]
 
 
-def _asked(question: str) -> str:
-    """The question's first sentence, without an "or not" or "yes or no" that only says how to answer."""
-    return _HOW_TO_ANSWER.sub("", question.split("?", 1)[0])
-
-
-def asks_yes_or_no(question: str) -> bool:
-    """Whether ``question`` is answered yes or no: "Is there a dog?", not "Is the speaker a man or a woman?"."""
-    asked = _asked(question)
-    return bool(_YES_NO.match(asked)) and not _ALTERNATIVES.search(asked)
-
-
 def yes_or_no_from_labels(question: str, evidence: list[Evidence]) -> Verdict | None:
     """The verdict the tools' labels give when the question names one: yes for a sound heard ("is it raining?":
     Rain) or a closed-set property's measured value ("is the speaker female?": female; "is there an echo?":
@@ -84,8 +71,8 @@ def yes_or_no_from_labels(question: str, evidence: list[Evidence]) -> Verdict | 
     A small model given "Rain (0.95)" still answered "is it raining?" with no now and then, and given "dry", called
     the speech reverberant.
     """
-    asked = _asked(question)
-    if _NEGATION.search(asked):
+    asked = what_is_asked(question)
+    if negates(asked):
         return None
     said = stems(asked)
     for e in evidence:
@@ -134,8 +121,8 @@ def alternative_from_labels(question: str, evidence: list[Evidence]) -> Draft | 
     None otherwise (no labels: the speakers' genders differ, say), which is left to the LLM.
 
     In a compound question a small model answered "is it a man or a woman speaking?" with "Yes"."""
-    asked = _asked(question)
-    if not _ALTERNATIVES.search(asked) or _NEGATION.search(asked):
+    asked = what_is_asked(question)
+    if not offers_alternatives(asked) or negates(asked):
         return None
     said = stems(asked)
     for e in evidence:
@@ -196,9 +183,9 @@ def yes_or_no_from_number(question: str, evidence: list[Evidence]) -> Verdict | 
 
     A small model given "Speakers: 1" has answered "is there more than one speaker?" with yes.
     """
-    asked = _asked(question)
+    asked = what_is_asked(question)
     bound = comparison(asked)
-    if bound is None or _NEGATION.search(asked.replace(bound.text, " ")):
+    if bound is None or negates(asked.replace(bound.text, " ")):
         return None
     said = stems(asked)
     found = [(closeness(said, q), e, q) for e in evidence if not e.error for q in e.quantities if compares(bound.bound, q)]
@@ -271,8 +258,8 @@ def transcript_match(request: Request, evidence: list[Evidence]) -> Draft | None
     if request.options and not _offers_yes_and_no(request):
         return None
     phrases = quoted(request.question)
-    own_words = unquoted(_asked(request.question))
-    if len(phrases) != 1 or not asks_what_is_said(request.question) or _NEGATION.search(own_words) or _ABSENCE.search(own_words):
+    own_words = unquoted(what_is_asked(request.question))
+    if len(phrases) != 1 or not asks_what_is_said(request.question) or negates(own_words) or _ABSENCE.search(own_words):
         return None
     heard = [e for e in evidence if e.tool == "asr" and not e.error and e.output is not None]
     if not heard or len({e.args.get("audio", "audio1") for e in heard}) > 1:
