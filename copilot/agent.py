@@ -354,9 +354,7 @@ class Copilot:
             result = self._runner.run(lambda: tool(args, clips), self.step_timeout)
             self.cache.keep(key, tool.name, result)
         evidence.output = result.model_dump(mode="json")
-        evidence.facts, evidence.labels, evidence.attribute = result.facts(), result.labels(), result.attribute()
-        evidence.quantities, evidence.by_speaker = result.quantities(), result.labels_by_speaker()
-        evidence.vocabulary, evidence.named_values = result.vocabulary(), result.named_values()
+        evidence.findings = result.findings()
 
     def _review(self, state: State) -> dict[str, Any]:
         done = self._current(state)
@@ -402,7 +400,7 @@ class Copilot:
         try:
             return self.planner.answer(request, evidence, part)
         except (CopilotError, ValueError, KeyError) as exc:
-            facts = "; ".join(e.facts for e in evidence if e.facts) or "nothing"
+            facts = "; ".join(e.findings.facts for e in evidence if e.findings.facts) or "nothing"
             return Draft(text=f"No answer could be composed ({exc}). The tools measured: {facts}", answered_by="fallback")
 
 

@@ -22,6 +22,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from copilot.answer import Answer, Evidence, Trace
 from copilot.program import Program, Step
 from copilot.registry import default_registry
+from copilot.tool import Findings
 from tests import corpora
 from tests.test_serve import running_server
 
@@ -202,7 +203,7 @@ def test_every_tool_card_draws_what_its_output_holds(server, browser):
     evidence = []
     for i, (name, raw) in enumerate(OUTPUTS.items(), 1):
         output = registry.get(name).output_model.model_validate(raw)
-        evidence.append(Evidence(step=f"s{i}", tool=name, output=output.model_dump(mode="json"), facts=output.facts()))
+        evidence.append(Evidence(step=f"s{i}", tool=name, output=output.model_dump(mode="json"), findings=Findings(facts=output.findings().facts)))
     evidence.append(
         Evidence(step="s99", tool="pitch", args={"start": 5.0}, error="0.050 s is too short to measure pitch")
     )
