@@ -76,18 +76,18 @@ class Loudness(ToolOutput):
     note: str | None = Field(None, description="why a measure is missing")
 
     def findings(self) -> Findings:
-        facts = (
+        levels = (
             f"peak {self.peak_dbfs:.1f} dBFS: {peak_band(self.peak_dbfs)}; "
             f"RMS {self.rms_dbfs:.1f} dBFS, "
             f"noise floor {self.noise_floor_dbfs:.1f} dBFS, silent {self.silence_ratio:.0%} "
             f"(20 ms frames below {self.silence_threshold:.0f} dBFS)"
         )
         if self.lufs is None:
-            return Findings(facts=f"Loudness: LUFS n/a ({self.note}); {facts}")
+            return Findings(facts=f"Loudness: LUFS n/a ({self.note}); {levels}")
         reading = f"{loudness_band(self.lufs)} ({LOUDNESS_REFERENCES})"
         terms = ["loudness", "how loud", "LUFS"]
         return Findings(
-            facts=f"Loudness: {self.lufs:.1f} LUFS: {reading}; {facts}",
+            facts=f"Loudness: {self.lufs:.1f} LUFS: {reading}; {levels}",
             quantities=[Quantity(name="loudness", value=self.lufs, unit="LUFS", terms=terms, reading=reading)],
         )
 
