@@ -64,7 +64,7 @@ class CopilotSystem:
         clips = {f"audio{i}": load(path) for i, path in enumerate(item.audio, 1)}
         reply = self.agent.ask(clips, question, item.options or None)
         choice = string.ascii_lowercase.index(reply.choice[1]) if reply.choice else None
-        evidence = [{"tool": e.tool, "args": e.args, "facts": e.facts, "error": e.error, "cached": e.cached}
+        evidence = [{"tool": e.tool, "args": e.args, "facts": e.findings.facts, "error": e.error, "cached": e.cached}
                     for e in reply.evidence]
         evidence += [{"problem": problem} for problem in reply.trace.problems]  # why a round was planned again
         return Prediction(text=reply.text, choice=choice, evidence=evidence, timings=reply.trace.timings,
@@ -122,12 +122,13 @@ class OracleSystem:
         from copilot import answering
         from copilot.evidence import Evidence
         from copilot.question.request import Request
+        from copilot.tool import Findings
 
         if not item.perception:
             raise CopilotError(f"item {item.id} has no reference account of its audio to answer from (oracle needs "
                                "one: JASCO items have it)")
         facts = list(item.perception.items())
-        evidence = [Evidence(step=f"s{i}", tool=tool, facts=text) for i, (tool, text) in enumerate(facts, 1)]
+        evidence = [Evidence(step=f"s{i}", tool=tool, findings=Findings(facts=text)) for i, (tool, text) in enumerate(facts, 1)]
         clips = {f"audio{i}": 0.0 for i in range(1, len(item.audio) + 1)}
         started = time.perf_counter()
         draft = answering.answer(Request(question=question, options=item.options, clips=clips), evidence, self.llm)

@@ -39,6 +39,6 @@ def render(report: dict[str, ToolOutput | CopilotError]) -> str:
     """The report as aligned ``tool: facts`` lines."""
     width = max(map(len, report), default=0)
     return "\n".join(
-        f"{name:<{width}}  {'error: ' + str(out) if isinstance(out, CopilotError) else out.facts()}"
+        f"{name:<{width}}  {'error: ' + str(out) if isinstance(out, CopilotError) else out.findings().facts}"
         for name, out in report.items()
     )

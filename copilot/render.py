@@ -17,7 +17,7 @@ def render_answer(answer: Answer, trace: bool = False) -> str:
     if answer.choice:
         lines.append(f"Choice: {answer.choice}")
     lines.append("Evidence:")
-    lines += [f"  [{e.tool}] {e.facts if not e.error else 'failed: ' + e.error}{' (cached)' if e.cached else ''}" for e in answer.evidence]
+    lines += [f"  [{e.tool}] {e.findings.facts if not e.error else 'failed: ' + e.error}{' (cached)' if e.cached else ''}" for e in answer.evidence]
     if answer.trace.problems:
         lines.append("Problems: " + "; ".join(answer.trace.problems))
     if answer.trace.notes:

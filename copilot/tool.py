@@ -1,13 +1,21 @@
-"""The tool contract: a named, versioned, documented function from typed input to typed output.
+"""The tool contract: a named, versioned, documented function from typed input to typed output, and what the output
+tells the answer step.
 
-A tool module defines a pydantic input model (a subclass of `ToolInput`, or of `SpanInput`
-when a time range makes sense), an output model (a subclass of `ToolOutput`), and a function decorated with
-`@tool`. The function's docstring is what the planner reads. Its first paragraph is a summary of
-one or two sentences (what the tool measures, when to use it), which is all a small local
-planner model sees; the rest says what it cannot do and what its output means.
+A tool is four things. An input model: `ToolInput` (which clip), `SpanInput` (a time range of it too), or a subclass
+with more fields. An output model: a subclass of `ToolOutput`, JSON-serialisable, times in seconds. Its `Findings`,
+returned by the output's `findings()`: the facts the answer step reads, and the labels, attribute and quantities a
+question is answered from in code. And a function decorated with `@tool`, whose docstring is what the planner reads:
+its first paragraph is a summary of one or two sentences (what the tool measures, when to use it), which is all a small
+local planner model sees; the rest says what it cannot do and what its output means.
 
     class Loudness(ToolOutput):
         lufs: float
+
+        def findings(self) -> Findings:
+            return Findings(
+                facts=f"Loudness: {self.lufs:.1f} LUFS",
+                quantities=[Quantity(name="loudness", value=self.lufs, unit="LUFS", terms=["loudness", "how loud"])],
+            )
 
     @tool(version="1")
     def loudness(args: SpanInput, clips: Clips) -> Loudness:
@@ -59,42 +67,52 @@ class Quantity(BaseModel):
     )
 
 
+class Findings(BaseModel):
+    """What a tool's output tells the answer step: a readable summary, and the values a question is answered from in
+    code. Only ``facts`` is needed; the rest, left empty, makes no decision."""
+
+    facts: str = Field(
+        "", description="a compact, labelled summary for people and for the answer step: 'Language: German (p=0.98)'"
+    )
+    labels: list[str] = Field(
+        default_factory=list,
+        description="categorical values the output asserts (female, German, Dog), likeliest first, matched against "
+        "answer options: an option a label names is the answer without asking the LLM",
+    )
+    attribute: Attribute | None = Field(
+        None,
+        description="the closed set the labels come from, if they do: a question whose options only go with one value "
+        "('which singer shares the speaker's gender?') is then answered by asking which value each option goes with",
+    )
+    quantities: list[Quantity] = Field(
+        default_factory=list,
+        description="the numbers measured that a question may ask for (a duration, a number of speakers, an SNR), "
+        "matched against options that are numbers: the option nearest to the measured value is the answer",
+    )
+    by_speaker: list[list[str]] = Field(
+        default_factory=list,
+        description="each speaker's labels, speakers in order of first speech, when the output is speaker by speaker: "
+        "a question about one of them ('who speaks second, a man or a woman?') is answered from theirs",
+    )
+    vocabulary: list[str] = Field(
+        default_factory=list,
+        description="every label the tool could have given, when it names from a closed set (a sound tagger's "
+        "classes): a yes/no question naming one of them that the labels lack ('can you hear rain?') is answered no",
+    )
+    named_values: dict[str, str] = Field(
+        default_factory=dict,
+        description="what the output names outright for a thing a question may ask for by name, beyond its attribute: "
+        "a sound tagger's likeliest sound for 'what's that noise?' ({'sound': 'Applause', 'noise': 'Applause'})",
+    )
+
+
 class ToolOutput(BaseModel):
-    """What a tool returns: JSON-serialisable, times in seconds, with a readable summary."""
+    """What a tool returns: JSON-serialisable, times in seconds, with its `Findings`."""
 
-    def facts(self) -> str:
-        """A compact, labelled summary for people and for the answer step, e.g. ``Language: German (p=0.98)``."""
-        return self.model_dump_json(exclude_none=True)
-
-    def labels(self) -> list[str]:
-        """Categorical values this output asserts (``female``, ``German``, ``Dog``), likeliest first, matched against
-        answer options: an option a label names is the answer without asking the LLM."""
-        return []
-
-    def vocabulary(self) -> list[str]:
-        """Every label this tool could have given, when it names from a closed set (a sound tagger's classes); else
-        empty. A yes/no question naming one of them that the labels lack ("can you hear rain?") is answered no."""
-        return []
-
-    def named_values(self) -> dict[str, str]:
-        """What this output names outright for a thing a question may ask for by name, beyond its attribute: a sound
-        tagger's likeliest sound for "what's that noise?" (``{"sound": "Applause", "noise": "Applause"}``)."""
-        return {}
-
-    def labels_by_speaker(self) -> list[list[str]]:
-        """Each speaker's labels, speakers in order of first speech, when the output is speaker by speaker; else
-        empty. A question about one of them ("who speaks second, a man or a woman?") is answered from theirs."""
-        return []
-
-    def attribute(self) -> Attribute | None:
-        """The closed set the labels come from, if they do. A question whose options only go with one value
-        ("which singer shares the speaker's gender?") is then answered by asking which value each option goes with."""
-        return None
-
-    def quantities(self) -> list[Quantity]:
-        """The numbers this output measures that a question may ask for (a duration, a number of speakers, an SNR),
-        matched against options that are numbers: the option nearest to the measured value is the answer."""
-        return []
+    def findings(self) -> Findings:
+        """What this output tells the answer step; by default only facts, the output's JSON. Override it to give a
+        compact summary and the labels, attribute or quantities a question is answered from."""
+        return Findings(facts=self.model_dump_json(exclude_none=True))
 
 
 class Segment(BaseModel):

@@ -52,7 +52,7 @@ def main() -> None:
     best: dict[str, list[bool]] = defaultdict(list)
     for item in tqdm(items, desc=args.tool, unit="clip"):
         try:
-            labels = [label.lower() for label in tool(json.loads(args.args), {"audio1": load(args.data / item["audio"])}).labels()]
+            labels = [label.lower() for label in tool(json.loads(args.args), {"audio1": load(args.data / item["audio"])}).findings().labels]
         except NothingToMeasure as exc:  # counted wrong, as the answer step would get no label
             print(f"{item['audio']}: {exc}", file=sys.stderr)
             labels = []

@@ -30,7 +30,7 @@ from copilot.question.reading import asks_yes_or_no
 from copilot.question.request import Request, split_options
 from copilot.registry import Registry
 from copilot.render import render_answer
-from copilot.tool import Attribute, Quantity, SpanInput, ToolInput, ToolOutput, tool
+from copilot.tool import Attribute, Findings, Quantity, SpanInput, ToolInput, ToolOutput, tool
 
 CALLS: list[str] = []
 
@@ -38,21 +38,16 @@ CALLS: list[str] = []
 class Peak(ToolOutput):
     peak: float
 
-    def facts(self) -> str:
-        return f"Peak: {self.peak:.2f}"
+    def findings(self) -> Findings:
+        return Findings(facts=f"Peak: {self.peak:.2f}")
 
 
 class Kind(ToolOutput):
     kind: str
 
-    def facts(self) -> str:
-        return f"Kind: {self.kind}"
-
-    def labels(self) -> list[str]:
-        return [self.kind]
-
-    def attribute(self) -> Attribute:
-        return Attribute(name="loudness", values=["loud", "quiet"])
+    def findings(self) -> Findings:
+        attribute = Attribute(name="loudness", values=["loud", "quiet"])
+        return Findings(facts=f"Kind: {self.kind}", labels=[self.kind], attribute=attribute)
 
 
 @tool()
@@ -287,7 +282,7 @@ def test_the_llm_picks_an_option_by_its_letter_and_text():
 
 def test_with_no_option_for_the_likeliest_value_the_next_likeliest_decides():
     language = Attribute(name="spoken language", values=["English", "German", "Hindi"])
-    evidence = [Evidence(step="l", tool="language_id", labels=["English", "Hindi"], attribute=language)]
+    evidence = [Evidence(step="l", tool="language_id", findings=Findings(labels=["English", "Hindi"], attribute=language))]
     llm = ScriptedLLM(json.dumps({"Oktoberfest": "German", "Diwali": "Hindi"}))
     request = Request(question="Which festival is celebrated there?", options=["Oktoberfest", "Diwali"])
     draft = link_options(request, evidence, llm)
@@ -370,11 +365,10 @@ def test_yes_or_no_from_the_labels(question, verdict):
     room = Attribute(name="reverberation", values=["dry", "reverberant"], terms={"reverberant": ["echo"]})
     noise = Attribute(name="noise level", values=["clean", "noisy"], terms={"noisy": ["noise"]})
     evidence = [
-        Evidence(step="s1", tool="sound_events", labels=["Rain", "Bark", "Dog"], attribute=animal,
-                 vocabulary=["Rain", "Bark", "Dog", "Cat", "Music"]),
-        Evidence(step="s2", tool="language_id", labels=["English", "French"], attribute=language),
-        Evidence(step="s3", tool="reverberation", labels=["dry"], attribute=room),
-        Evidence(step="s4", tool="signal_quality", labels=["noisy"], attribute=noise),
+        Evidence(step="s1", tool="sound_events", findings=Findings(labels=["Rain", "Bark", "Dog"], attribute=animal, vocabulary=["Rain", "Bark", "Dog", "Cat", "Music"])),
+        Evidence(step="s2", tool="language_id", findings=Findings(labels=["English", "French"], attribute=language)),
+        Evidence(step="s3", tool="reverberation", findings=Findings(labels=["dry"], attribute=room)),
+        Evidence(step="s4", tool="signal_quality", findings=Findings(labels=["noisy"], attribute=noise)),
     ]
     found = yes_or_no_from_labels(question, evidence)
     assert (found.draft().text if found else None) == verdict
@@ -398,7 +392,7 @@ def test_yes_or_no_from_the_labels(question, verdict):
 )
 def test_a_yes_no_option_follows_a_bound_on_a_measured_number(question, reply):
     def measured(tool: str, name: str, value: float, unit: str, terms: list[str]) -> Evidence:
-        return Evidence(step=tool, tool=tool, quantities=[Quantity(name=name, value=value, unit=unit, terms=terms)])
+        return Evidence(step=tool, tool=tool, findings=Findings(quantities=[Quantity(name=name, value=value, unit=unit, terms=terms)]))
 
     evidence = [
         measured("diarization", "number of speakers", 1, "", ["speaker", "people", "voice"]),
@@ -461,13 +455,13 @@ def test_an_open_question_about_a_measured_value_or_level_is_answered_from_it(qu
     animal = Attribute(name="animal", values=["cow", "sheep"])
     quiet = "quiet, well below broadcast level (EBU R 128: -23 LUFS)"
     evidence = [
-        Evidence(step="s1", tool="gender", labels=["male"], attribute=gender),
-        Evidence(step="s2", tool="sound_events", labels=["Speech", "Cattle", "cow", "Moo"], attribute=animal),
-        Evidence(step="s3", tool="loudness", quantities=[Quantity(name="loudness", value=-35.04, unit="LUFS", terms=["how loud"], reading=quiet)]),
-        Evidence(step="s4", tool="duration", quantities=[Quantity(name="duration", value=6.79, unit="s", terms=["long"])]),
-        Evidence(step="s5", tool="signal_quality", labels=["noisy"], attribute=Attribute(name="noise level", values=["clean", "noisy"])),
-        Evidence(step="s6", tool="sound_events", named_values={"sound": "Applause", "noise": "Applause"}),
-        Evidence(step="s7", tool="diarization", quantities=[Quantity(name="number of speakers", value=1, unit="", terms=["people"])]),
+        Evidence(step="s1", tool="gender", findings=Findings(labels=["male"], attribute=gender)),
+        Evidence(step="s2", tool="sound_events", findings=Findings(labels=["Speech", "Cattle", "cow", "Moo"], attribute=animal)),
+        Evidence(step="s3", tool="loudness", findings=Findings(quantities=[Quantity(name="loudness", value=-35.04, unit="LUFS", terms=["how loud"], reading=quiet)])),
+        Evidence(step="s4", tool="duration", findings=Findings(quantities=[Quantity(name="duration", value=6.79, unit="s", terms=["long"])])),
+        Evidence(step="s5", tool="signal_quality", findings=Findings(labels=["noisy"], attribute=Attribute(name="noise level", values=["clean", "noisy"]))),
+        Evidence(step="s6", tool="sound_events", findings=Findings(named_values={"sound": "Applause", "noise": "Applause"})),
+        Evidence(step="s7", tool="diarization", findings=Findings(quantities=[Quantity(name="number of speakers", value=1, unit="", terms=["people"])])),
     ]
     draft = None if asks_yes_or_no(question) else measured_open_answer(question, evidence)
     assert (draft.text if draft else None) == reply
@@ -501,7 +495,7 @@ def test_the_planner_writes_no_step_ids_and_the_program_names_its_steps():
     ],
 )
 def test_only_a_question_that_asks_for_a_guess_is_told_to_infer(question, infers):
-    evidence = [Evidence(step="t", tool="asr", facts='Transcript: "Play dead!"')]
+    evidence = [Evidence(step="t", tool="asr", findings=Findings(facts='Transcript: "Play dead!"'))]
     text = prompts.answer_user(Request(question=question), evidence)
     assert (prompts.INFERENCE_HINT in text) is infers
     assert prompts.INFERENCE_HINT not in prompts.ANSWER_RULES
@@ -509,7 +503,7 @@ def test_only_a_question_that_asks_for_a_guess_is_told_to_infer(question, infers
 
 def test_labels_outside_the_attribute_neither_link_nor_show_as_measured():
     animal = Attribute(name="animal", values=["cat", "cow"])
-    evidence = [Evidence(step="e", tool="sound_events", labels=["Animal", "Silence", "Cat"], attribute=animal)]
+    evidence = [Evidence(step="e", tool="sound_events", findings=Findings(labels=["Animal", "Silence", "Cat"], attribute=animal))]
     llm = ScriptedLLM(json.dumps({"Litter box": "cat", "Milking machine": "cow"}))
     request = Request(question="What does this animal need?", options=["Litter box", "Milking machine"])
     draft = link_options(request, evidence, llm)
@@ -517,8 +511,8 @@ def test_labels_outside_the_attribute_neither_link_nor_show_as_measured():
 
 
 def test_evidence_whose_labels_hold_none_of_its_values_leaves_the_link_to_the_next():
-    speech = Evidence(step="e", tool="sound_events", labels=["Speech"], attribute=Attribute(name="animal", values=["cat"]))
-    gender = Evidence(step="g", tool="gender", labels=["female"], attribute=Attribute(name="gender", values=["male", "female"]))
+    speech = Evidence(step="e", tool="sound_events", findings=Findings(labels=["Speech"], attribute=Attribute(name="animal", values=["cat"])))
+    gender = Evidence(step="g", tool="gender", findings=Findings(labels=["female"], attribute=Attribute(name="gender", values=["male", "female"])))
     llm = ScriptedLLM(json.dumps({"Adele": "female", "Elvis Presley": "male"}))
     request = Request(question="Which singer shares the speaker's gender?", options=["Adele", "Elvis Presley"])
     draft = link_options(request, [speech, gender], llm)
@@ -526,8 +520,8 @@ def test_evidence_whose_labels_hold_none_of_its_values_leaves_the_link_to_the_ne
 
 
 def test_options_link_to_the_attribute_the_question_names_not_the_first_measured():
-    gender = Evidence(step="g", tool="gender", labels=["female"], attribute=Attribute(name="gender", values=["male", "female"]))
-    emotion = Evidence(step="e", tool="emotion", labels=["angry", "sad"], attribute=Attribute(name="emotion", values=["angry", "sad"]))
+    gender = Evidence(step="g", tool="gender", findings=Findings(labels=["female"], attribute=Attribute(name="gender", values=["male", "female"])))
+    emotion = Evidence(step="e", tool="emotion", findings=Findings(labels=["angry", "sad"], attribute=Attribute(name="emotion", values=["angry", "sad"])))
     llm = ScriptedLLM(json.dumps({"Throwing a plate": "angry", "Crying at a funeral": "sad"}))
     request = Request(question="Which scenario fits the speaker's emotion?", options=["Crying at a funeral", "Throwing a plate"])
     draft = link_options(request, [gender, emotion], llm)
@@ -560,8 +554,8 @@ WORDS = " ".join(f"word{i}" for i in range(6000))  # 47,000 characters, an hour'
 class Said(ToolOutput):
     text: str
 
-    def facts(self) -> str:
-        return f"Transcript: {self.text}"
+    def findings(self) -> Findings:
+        return Findings(facts=f"Transcript: {self.text}")
 
 
 @tool()
@@ -583,7 +577,7 @@ def test_the_longest_texts_are_cut_to_one_length_keeping_their_start_and_end():
 @pytest.mark.parametrize("counts", [True, False], ids=["with token counts", "without"])
 def test_measurements_over_the_context_are_cut_to_fit_and_the_answer_says_so(counts):
     llm = SmallContextLLM(context=2048, counts=counts)
-    evidence = [Evidence(step="s1", tool="asr", facts=f"Transcript: {WORDS}")]
+    evidence = [Evidence(step="s1", tool="asr", findings=Findings(facts=f"Transcript: {WORDS}"))]
     reply, notes = complete_fitted(llm, "Answer.", Request(question="What is it about?"), evidence, {}, 200)
     assert json.loads(reply.text)["answer"] == "a talk about licences"
     assert len(llm.prompts) >= 2 and len(llm.prompts[-1]) < 4 * 2048
@@ -601,19 +595,19 @@ def test_the_note_on_cut_measurements_reaches_the_answer(tmp_path, clips):
 
 def test_a_question_whose_measurements_cannot_fit_fails_with_a_clear_error():
     llm = SmallContextLLM(context=250)  # not even the question and the reply fit
-    evidence = [Evidence(step="s1", tool="asr", facts=f"Transcript: {WORDS}")]
+    evidence = [Evidence(step="s1", tool="asr", findings=Findings(facts=f"Transcript: {WORDS}"))]
     with pytest.raises(ContextOverflow, match="even with the measurements cut down"):
         complete_fitted(llm, "Answer.", Request(question="What is it about?"), evidence, {}, 200)
 
 
 def test_a_step_on_part_of_a_clip_says_which_part_in_the_answer_prompt():
-    part = Evidence(step="s1", tool="asr", args={"audio": "audio1", "start": 849.6, "end": 939.6}, facts="Transcript: x")
+    part = Evidence(step="s1", tool="asr", args={"audio": "audio1", "start": 849.6, "end": 939.6}, findings=Findings(facts="Transcript: x"))
     request = Request(question="What is said in the last minute?", clips={"audio1": 950.62})
     assert "[asr on 849.6-939.6 s of the 950.6 s clip] Transcript: x" in prompts.answer_user(request, [part])
-    rest = Evidence(step="s2", tool="gender", args={"audio": "audio2", "start": 2.5}, facts="Gender: male")
+    rest = Evidence(step="s2", tool="gender", args={"audio": "audio2", "start": 2.5}, findings=Findings(facts="Gender: male"))
     two = Request(question="Who speaks last?", clips={"audio1": 950.62, "audio2": 6.0})
     assert "[gender on 2.5 s to the end of audio2 (6.0 s)] Gender: male" in prompts.answer_user(two, [rest])
-    whole = Evidence(step="s1", tool="asr", args={"audio": "audio1"}, facts="Transcript: x")
+    whole = Evidence(step="s1", tool="asr", args={"audio": "audio1"}, findings=Findings(facts="Transcript: x"))
     assert "[asr] Transcript: x" in prompts.answer_user(request, [whole])
 
 
@@ -640,7 +634,7 @@ def test_an_answer_cut_off_by_its_length_cap_ends_at_its_last_whole_sentence(age
 )
 def test_a_question_about_one_speaker_by_order_is_answered_from_that_speakers_labels(question, reply):
     gender = Attribute(name="gender", values=["male", "female"], terms={"male": ["man"], "female": ["woman"]})
-    evidence = [Evidence(step="s1", tool="gender", labels=[], attribute=gender, by_speaker=[["male"], ["female"], []])]
+    evidence = [Evidence(step="s1", tool="gender", findings=Findings(attribute=gender, by_speaker=[["male"], ["female"], []]))]
     narrowed = for_the_speaker_asked(question, evidence)
     if asks_yes_or_no(question):
         verdict = measured_yes_or_no(question, narrowed)

@@ -83,11 +83,11 @@ def test_librivox_word_error_rate(librivox: list[tuple[str, str, Audio, AsrOutpu
     print(f"overall WER {overall:.3f}")
     assert overall <= 0.10
     assert all(out.language == "en" and out.language_probability > 0.9 for *_, out in librivox)
-    assert all(out.labels() == ["English", "Speech"] for *_, out in librivox)
+    assert all(out.findings().labels == ["English", "Speech"] for *_, out in librivox)
 
 
 def _speech_verdict(out: AsrOutput) -> Verdict | None:
-    evidence = Evidence(step="s", tool="asr", labels=out.labels(), vocabulary=out.vocabulary())
+    evidence = Evidence(step="s", tool="asr", findings=out.findings())
     return yes_or_no_from_labels("Is there human speech in this recording?", [evidence])
 
 
@@ -128,12 +128,12 @@ def test_no_speech_gives_empty_transcript(tmp_path: Path, kind: str) -> None:
         corpora.sox("-n", "-r", "16000", "-c", "1", path, *SOX_NO_SPEECH[kind])
     audio = load(path)
     out = transcribe(audio)
-    assert (out.text, out.segments, out.language, out.labels()) == ("", [], None, [])
-    assert out.facts() == "Transcript: no speech recognised"
+    assert (out.text, out.segments, out.language, out.findings().labels) == ("", [], None, [])
+    assert out.findings().facts == "Transcript: no speech recognised"
     assert _speech_verdict(out).draft().text == "No. The asr tool did not detect Speech; it detected nothing."
     lid = language_id({}, {"audio1": audio})
-    assert (lid.languages, lid.speech_seconds, lid.labels()) == ([], 0.0, [])
-    assert lid.facts() == "Spoken language: none (no speech detected)"
+    assert (lid.languages, lid.speech_seconds, lid.findings().labels) == ([], 0.0, [])
+    assert lid.findings().facts == "Spoken language: none (no speech detected)"
 
 
 def test_loop_guard_drops_repeated_and_crammed_text() -> None:
@@ -153,9 +153,9 @@ def test_unknown_language_is_a_tool_error(two_sentences: tuple[Audio, float]) ->
 def test_language_id_on_espeak_speech(tmp_path: Path, code: str) -> None:
     audio = load(corpora.speak(SENTENCES[code], tmp_path / f"{code}.wav", voice=code, speed=175))
     out = language_id({}, {"audio1": audio})
-    print(out.facts())
+    print(out.findings().facts)
     assert out.languages[0].code == code
-    assert out.labels()[0] == out.languages[0].name
+    assert out.findings().labels[0] == out.languages[0].name
     assert out.speech_seconds > 2
 
 
@@ -165,4 +165,4 @@ def test_language_id_names_every_language(two_sentences: tuple[Audio, float]) ->
     assert all(s.name != s.code for s in out.languages)  # every code Whisper returns has a name
     probabilities = [s.probability for s in out.languages]
     assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) == pytest.approx(1, abs=0.01)
-    assert out.facts().startswith("Spoken language: English (p=")
+    assert out.findings().facts.startswith("Spoken language: English (p=")

@@ -411,7 +411,7 @@ def test_transformers_runs_the_emotion_tool(emotion_model, speech):
     probabilities = [s.probability for s in out.scores]
     assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) == pytest.approx(1, abs=0.01)
     assert (out.label, out.confidence) == (out.scores[0].label, probabilities[0])
-    assert out.labels() == [s.label for s in out.scores] and out.backend == "transformers:ser-random"  # a ranking
+    assert out.findings().labels == [s.label for s in out.scores] and out.backend == "transformers:ser-random"  # a ranking
     ranged = emotion({"start": 1.0, "end": 2.0}, {"audio1": speech})
     assert len(ranged.scores) == 4
 

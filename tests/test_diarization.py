@@ -85,7 +85,7 @@ def librivox() -> list[Audio]:
 
 def test_two_speakers_found_in_the_pyannote_sample(sample_diarization, pyannote_sample):
     _, reference = pyannote_sample
-    assert sample_diarization.num_speakers == 2, sample_diarization.facts()
+    assert sample_diarization.num_speakers == 2, sample_diarization.findings().facts
     hypothesis = [(t.speaker, t.start, t.end) for t in sample_diarization.turns]
     # measured 0.22 with no collar (0.07 with a 0.25 s collar); 1.9 s of the reference is overlapped speech
     assert der(reference, hypothesis) <= 0.25
@@ -103,12 +103,12 @@ def test_turns_are_ordered_labelled_and_totalled(sample_diarization):
     totals = {s.speaker: s.duration for s in out.speaking_time}
     for name, total in totals.items():
         assert total == pytest.approx(sum(t.duration for t in out.turns if t.speaker == name), abs=0.02)
-    assert out.facts().startswith(f"Speakers: 2; S1 {totals['S1']:.1f} s, S2 {totals['S2']:.1f} s; turns: S1 ")
+    assert out.findings().facts.startswith(f"Speakers: 2; S1 {totals['S1']:.1f} s, S2 {totals['S2']:.1f} s; turns: S1 ")
 
 
 def test_one_reader_is_one_speaker(librivox):
     out = diarize(joined(librivox))
-    assert out.num_speakers == 1, out.facts()
+    assert out.num_speakers == 1, out.findings().facts
     assert out.speaking_time[0].duration > 20
 
 
@@ -116,14 +116,14 @@ def test_male_and_female_voices_are_told_apart(librivox):
     alsa = sorted(p for p in corpora.require(corpora.ALSA_SOUNDS, "alsa-utils").glob("*.wav") if p.stem != "Noise")
     female = [load(p) for p in alsa[:4]]
     out = diarize(joined([librivox[0], female[0], female[1], librivox[1], female[2], female[3], librivox[2]]))
-    assert out.num_speakers == 2, out.facts()
+    assert out.num_speakers == 2, out.findings().facts
     times = {s.speaker: s.duration for s in out.speaking_time}
     assert times["S1"] > 12 and 3 < times["S2"] < 7  # LibriVox speaks first; the four announcements hold ~5 s
 
 
 def test_silence_has_no_speakers():
     out = diarize(from_array(np.zeros(3 * SAMPLE_RATE, np.float32)))
-    assert out.num_speakers == 0 and out.turns == [] and out.facts() == "Speakers: 0 (no speech detected)"
+    assert out.num_speakers == 0 and out.turns == [] and out.findings().facts == "Speakers: 0 (no speech detected)"
 
 
 def test_a_time_range_keeps_clip_times(pyannote_sample):
@@ -135,9 +135,9 @@ def test_a_time_range_keeps_clip_times(pyannote_sample):
 def test_three_voices_in_short_turns_are_three(tmp_path):
     # two of the three speak 2 s in all, under the 3 s below which the tool once folded every speaker away
     out = diarize(espeak_turns(tmp_path, [("en+klatt", 30), ("en+klatt4", 80), ("en-gb+m2", 50)], [0, 1, 2, 0]))
-    assert out.num_speakers == 3, out.facts()
+    assert out.num_speakers == 3, out.findings().facts
 
 
 def test_one_voice_in_short_turns_stays_one(tmp_path):
     out = diarize(espeak_turns(tmp_path, [("en+klatt", 30)], [0, 0, 0, 0, 0]))
-    assert out.num_speakers == 1, out.facts()
+    assert out.num_speakers == 1, out.findings().facts

@@ -20,6 +20,7 @@ from copilot.planners import prompts
 from copilot.planners.embedded import EmbeddedLLM, _threads
 from copilot.question.request import Request
 from copilot.registry import default_registry
+from copilot.tool import Findings
 
 MODEL = "qwen2.5-coder-0.5b"
 SCHEMA = {"type": "object", "properties": {"word": {"type": "string", "maxLength": 12}}, "required": ["word"]}
@@ -84,7 +85,7 @@ def test_llama_cpp_listener_refuses_callers_without_the_key(tmp_path):
 
 def test_a_transcript_over_the_context_is_cut_to_fit_and_the_answer_says_so(tmp_path):
     licence = " ".join(Path("/usr/share/common-licenses/GPL-3").read_text().split())[:12000]  # Debian's base-files
-    evidence = [Evidence(step="s1", tool="asr", facts=f'Transcript (en, p=0.99): "{licence}"')]
+    evidence = [Evidence(step="s1", tool="asr", findings=Findings(facts=f'Transcript (en, p=0.99): "{licence}"'))]
     llm = EmbeddedLLM(MODEL, n_ctx=1024, cache_dir=tmp_path)
     messages = [{"role": "system", "content": ANSWER_RULES}, {"role": "user", "content": licence}]
     with pytest.raises(ContextOverflow) as refused:

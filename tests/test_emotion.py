@@ -58,11 +58,11 @@ def test_the_output_is_a_ranked_distribution_over_six_labels(outputs):
         assert probabilities == sorted(probabilities, reverse=True)
         assert sum(probabilities) == pytest.approx(1, abs=0.01)
         assert (out.label, out.confidence) == (out.scores[0].label, probabilities[0])
-        assert out.labels() == [out.label]
+        assert out.findings().labels == [out.label]
 
 
 def test_the_facts_say_the_guess_is_weak(outputs):
-    facts = outputs["calm"].facts()
+    facts = outputs["calm"].findings().facts
     assert facts.startswith(f"Emotion: {outputs['calm'].label} (p=")
     assert "weak guess from prosody alone" in facts and "about chance" in facts
 

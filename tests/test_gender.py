@@ -57,20 +57,20 @@ def test_the_learned_head_hears_the_voice_without_pitch(librivox, alsa):
 def test_librivox_reader_is_male(librivox):
     for clip in librivox:
         out = run(clip)
-        assert out.gender == "male" and out.confidence >= 0.95, out.facts()
+        assert out.gender == "male" and out.confidence >= 0.95, out.findings().facts
         assert 70 < out.median_f0_hz < 130
 
 
 def test_alsa_voice_is_female(alsa):
     for clip in alsa:
         out = run(clip)
-        assert out.gender == "female" and out.confidence >= 0.8, out.facts()
+        assert out.gender == "female" and out.confidence >= 0.8, out.findings().facts
         assert 165 < out.median_f0_hz < 250
 
 
 def test_facts_read_like_a_label():
     out = run(load(corpora.librivox()[0][0]))
-    assert re.fullmatch(r"Gender: male \(confidence (0\.9\d|1\.00), median F0 \d+ Hz\)", out.facts())
+    assert re.fullmatch(r"Gender: male \(confidence (0\.9\d|1\.00), median F0 \d+ Hz\)", out.findings().facts)
     assert out.speakers is None
 
 
@@ -91,10 +91,10 @@ def test_pyannote_sample_is_two_women(pyannote_sample):
         assert median_f0(own) > 180, name
     out = run(audio, by_speaker=True)
     assert out.gender is None and [s.speaker for s in out.speakers] == ["S1", "S2"]
-    assert all(s.gender == "female" and s.confidence > 0.9 and s.speech > 5 for s in out.speakers), out.facts()
-    assert out.labels() == ["female"]
+    assert all(s.gender == "female" and s.confidence > 0.9 and s.speech > 5 for s in out.speakers), out.findings().facts
+    assert out.findings().labels == ["female"]
     assert re.fullmatch(
-        r"Gender by speaker, in order of first speech: S1 female \((0\.\d\d|1\.00), median F0 \d+ Hz, [\d.]+ s\), S2 female .*", out.facts()
+        r"Gender by speaker, in order of first speech: S1 female \((0\.\d\d|1\.00), median F0 \d+ Hz, [\d.]+ s\), S2 female .*", out.findings().facts
     )
 
 
@@ -102,8 +102,8 @@ def test_a_man_and_a_woman_by_speaker_and_by_time_range(librivox, alsa):
     man = joined(librivox[:2])
     audio = joined([man, joined(alsa, pause=0.3)])
     out = run(audio, by_speaker=True)
-    assert [(s.speaker, s.gender) for s in out.speakers] == [("S1", "male"), ("S2", "female")], out.facts()
-    assert out.labels() == []  # mixed speakers name no option: the LLM reads the facts
+    assert [(s.speaker, s.gender) for s in out.speakers] == [("S1", "male"), ("S2", "female")], out.findings().facts
+    assert out.findings().labels == []  # mixed speakers name no option: the LLM reads the facts
     assert run(audio, end=man.duration).gender == "male"
     assert run(audio, start=man.duration).gender == "female"
 
@@ -115,4 +115,5 @@ def test_silence_is_refused_and_a_whisper_judged_by_the_head_alone(tmp_path):
             run(silence, **args)
     whisper = load(corpora.speak(SENTENCE, tmp_path / "w.wav", voice="en+whisper"))
     out = run(whisper)  # no pitch to measure: the head's voice quality answers
-    assert out.median_f0_hz is None and "no measurable pitch: voice quality alone" in out.facts(), out.facts()
+    facts = out.findings().facts
+    assert out.median_f0_hz is None and "no measurable pitch: voice quality alone" in facts, facts

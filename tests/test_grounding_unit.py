@@ -21,7 +21,7 @@ from copilot.question.reading import asks_about_content, asks_what_is_said, quot
 from copilot.question.request import Request
 from copilot.registry import Registry
 from copilot.render import render_answer
-from copilot.tool import Attribute, Quantity, ToolInput, ToolOutput, tool
+from copilot.tool import Attribute, Findings, Quantity, ToolInput, ToolOutput, tool
 from tests.test_agent_unit import ScriptedLLM, program
 
 TRANSCRIPT = {"text": "I would like some tomatoes for the salad tonight."}
@@ -30,36 +30,29 @@ TRANSCRIPT = {"text": "I would like some tomatoes for the salad tonight."}
 class Length(ToolOutput):
     seconds: float
 
-    def facts(self) -> str:
-        return f"Duration: {self.seconds:.3f} s"
-
-    def quantities(self) -> list[Quantity]:
-        return [Quantity(name="duration", value=self.seconds, unit="s", terms=["duration", "length", "long"])]
+    def findings(self) -> Findings:
+        duration = Quantity(name="duration", value=self.seconds, unit="s", terms=["duration", "length", "long"])
+        return Findings(facts=f"Duration: {self.seconds:.3f} s", quantities=[duration])
 
 
 class Talkers(ToolOutput):
     count: int
 
-    def facts(self) -> str:
-        return f"Speakers: {self.count}"
-
-    def quantities(self) -> list[Quantity]:
-        return [Quantity(name="number of speakers", value=self.count, unit="", terms=["speaker", "voice", "people"])]
+    def findings(self) -> Findings:
+        count = Quantity(name="number of speakers", value=self.count, unit="", terms=["speaker", "voice", "people"])
+        return Findings(facts=f"Speakers: {self.count}", quantities=[count])
 
 
 class Text(ToolOutput):
     text: str
 
-    def facts(self) -> str:
-        return f'Transcript (en): "{self.text}"'
+    def findings(self) -> Findings:
+        return Findings(facts=f'Transcript (en): "{self.text}"')
 
 
 class Tags(ToolOutput):
-    def facts(self) -> str:
-        return "Speech sounds: Speech (0.99)"
-
-    def labels(self) -> list[str]:
-        return ["Speech"]
+    def findings(self) -> Findings:
+        return Findings(facts="Speech sounds: Speech (0.99)", labels=["Speech"])
 
 
 @tool()
@@ -87,8 +80,8 @@ def sound_events(args: ToolInput, clips) -> Tags:
 
 
 class Noises(ToolOutput):
-    def labels(self) -> list[str]:
-        return ["Silence", "Typing", "Computer keyboard"]
+    def findings(self) -> Findings:
+        return Findings(facts="{}", labels=["Silence", "Typing", "Computer keyboard"])
 
 
 @tool()
@@ -100,11 +93,8 @@ def noises(args: ToolInput, clips) -> Noises:
 class Mood(ToolOutput):
     mood: str
 
-    def facts(self) -> str:
-        return f"Emotion: {self.mood}"
-
-    def labels(self) -> list[str]:
-        return [self.mood]
+    def findings(self) -> Findings:
+        return Findings(facts=f"Emotion: {self.mood}", labels=[self.mood])
 
 
 @tool(serves=("emotion", "mood"))
@@ -137,8 +127,7 @@ def agent_with(tmp_path):
 
 
 def evidence(tool: str, output: ToolOutput, audio: str = "audio1") -> Evidence:
-    return Evidence(step=tool, tool=tool, args={"audio": audio}, output=output.model_dump(), facts=output.facts(),
-                    labels=output.labels(), quantities=output.quantities())
+    return Evidence(step=tool, tool=tool, args={"audio": audio}, output=output.model_dump(), findings=output.findings())
 
 
 def duration(seconds: float, audio: str = "audio1") -> Evidence:
@@ -218,7 +207,7 @@ def test_a_number_without_one_measured_quantity_to_go_by_is_left_to_the_llm():
 
 def test_the_closer_name_wins_when_two_quantities_are_named():
     rt60 = Quantity(name="reverberation time RT60", value=0.7, unit="s", terms=["RT60", "reverberation time"])
-    reverb = Evidence(step="r", tool="reverberation", quantities=[rt60])
+    reverb = Evidence(step="r", tool="reverberation", findings=Findings(quantities=[rt60]))
     question = "How long is the reverberation time? (a) 0.3 s (b) 0.8 s (c) 2 s"
     assert choose_number(question, duration(6.79), reverb) == "(b) 0.8 s"  # "reverberation time" over "how long"
     assert choose_number("How many seconds? (a) 0.3 s (b) 7 s", duration(6.79), reverb) is None  # both in seconds
@@ -239,11 +228,11 @@ def test_the_tools_declare_what_they_measure():
         Loudness(lufs=-23.4, peak_dbfs=-3, rms_dbfs=-25, noise_floor_dbfs=-60, silence_ratio=0.1, silence_threshold=-50),
         Pitch(median_hz=120.0, low_hz=90.0, high_hz=180.0, range_semitones=12.0, voiced_ratio=0.5),
     ]
-    measured = [(q.name, q.value, q.unit) for o in outputs for q in o.quantities()]
+    measured = [(q.name, q.value, q.unit) for o in outputs for q in o.findings().quantities]
     assert measured == [("duration", 6.79, "s"), ("number of speakers", 2, ""),
                         ("speech-to-noise ratio (SNR)", 8.2, "dB"), ("reverberation time RT60", 0.7, "s"),
                         ("loudness", -23.4, "LUFS"), ("median pitch", 120.0, "Hz")]
-    found = [Evidence(step="x", tool=type(o).__name__, quantities=o.quantities()) for o in outputs]
+    found = [Evidence(step="x", tool=type(o).__name__, findings=Findings(quantities=o.findings().quantities)) for o in outputs]
     assert choose_number("Which SNR level matches the clip? (a) 0 dB (b) 10 dB (c) 20 dB", *found) == "(b) 10 dB"
     assert choose_number("Predict the signal-to-noise ratio. (a) 5 dB (b) 15 dB", *found) == "(a) 5 dB"
     assert choose_number("What is the RT60? (a) 0.2 s (b) 0.6 s (c) 1.5 s", *found) == "(b) 0.6 s"
@@ -253,8 +242,8 @@ def test_the_tools_declare_what_they_measure():
     assert choose_number("How loud is it? (a) -23 LUFS (b) -14 LUFS", *found) == "(a) -23 LUFS"
     silent = SignalQuality(snr_db=None, noise=None, noise_dbfs=-90, noise_measured_in="quietest frames",
                            pause_seconds=0, full_scale_ratio=0, flat_runs=0, clipped=False)
-    assert silent.quantities() == [] and Pitch(median_hz=None, low_hz=None, high_hz=None, range_semitones=None,
-                                               voiced_ratio=0).quantities() == []
+    assert silent.findings().quantities == [] and Pitch(median_hz=None, low_hz=None, high_hz=None, range_semitones=None,
+                                                        voiced_ratio=0).findings().quantities == []
 
 
 # b. a quoted word is looked up in the transcript
@@ -424,7 +413,7 @@ def test_a_fixed_cascade_runs_its_own_tools_and_nothing_the_question_names(clips
     (["Crow"], ["a crowd cheering", "church bells"], None),  # a short stem derives nothing: crow is not crowd
 ])
 def test_an_option_naming_a_finding_in_its_own_words_is_the_answer(labels, options, picked):
-    evidence = [Evidence(step="s", tool="sound_events", labels=labels)]
+    evidence = [Evidence(step="s", tool="sound_events", findings=Findings(labels=labels))]
     draft = option_named(Request(question="Which sound is this?", options=options), evidence)
     if picked is None:
         assert draft is None
@@ -435,10 +424,10 @@ def test_an_option_naming_a_finding_in_its_own_words_is_the_answer(labels, optio
 
 def test_only_the_likeliest_value_of_a_closed_set_names_an_option():
     emotion = Attribute(name="emotion", values=["angry", "happy", "sad"])
-    evidence = [Evidence(step="e", tool="emotion", labels=["angry", "happy", "sad"], attribute=emotion)]
+    evidence = [Evidence(step="e", tool="emotion", findings=Findings(labels=["angry", "happy", "sad"], attribute=emotion))]
     request = Request(question="What might they say next?", options=["I can't contain my happiness", "Leave me alone"])
     assert option_named(request, evidence) is None  # happy is what the tool judged less likely than angry
-    evidence[0].labels = ["happy", "angry", "sad"]
+    evidence[0].findings.labels = ["happy", "angry", "sad"]
     assert option_named(request, evidence).choice == 0
 
 

@@ -86,7 +86,7 @@ def test_a_head_learned_from_made_clips_is_a_tool_and_answers_through_the_agent(
     (tool,) = head_tools()
     unseen = corpora.speak("Could you close the window, please?", tmp_path / "new.wav", voice="en-us+m3", speed=90)
     result = tool({}, {"audio1": load(unseen)})
-    assert result.label == "slow" and result.attribute().name == "speaking pace", result
+    assert result.label == "slow" and result.findings().attribute.name == "speaking pace", result
 
     llm = load_llm("embedded")
     agent = Copilot(LLMPlanner(llm), llm, Registry([*builtin_tools(), tool]), ToolCache(tmp_path / "c.sqlite"))
@@ -161,8 +161,8 @@ def test_the_shipped_emotion_head_verifies_and_classifies_real_speech(tmp_path):
     for out in outputs:
         assert out.backend == "head:emotion" and out.prosody is None
         assert sorted(s.label for s in out.scores) == head.meta.labels
-        assert abs(sum(s.probability for s in out.scores) - 1) < 0.01 and out.labels()[0] == out.label
-        assert "near chance on TV dialogue" in out.facts()
+        assert abs(sum(s.probability for s in out.scores) - 1) < 0.01 and out.findings().labels[0] == out.label
+        assert "near chance on TV dialogue" in out.findings().facts
     short = corpora.speak("Leave me alone!", tmp_path / "short.wav")  # 0.8 s of speech: the prosody rule
     assert emotion({}, {"audio1": load(short)}).backend == "prosody"
 

@@ -48,7 +48,7 @@ def test_duration_is_exact(tmp_path: Path, rate: int, channels: int, frames: int
     assert abs(out.duration - frames / rate) < 1e-3
     assert (out.source_sample_rate, out.channels) == (rate, channels)
     layout = "mono" if channels == 1 else f"{channels} channels"
-    assert out.facts() == f"Duration: {frames / rate:.3f} s ({rate} Hz, {layout})"
+    assert out.findings().facts == f"Duration: {frames / rate:.3f} s ({rate} Hz, {layout})"
 
 
 def test_duration_through_the_cli(tmp_path: Path) -> None:
@@ -89,7 +89,7 @@ def test_silence_ratio_of_a_half_silent_clip(tmp_path: Path) -> None:
     # 3/4, 1/2 and 1/4 of a block's power) and the 17 silent ones fall below the -70 LUFS gate.
     assert out.lufs == pytest.approx(-23.0 + 10 * np.log10((17 + 0.75 + 0.5 + 0.25) / 20), abs=0.1)
     assert out.rms_dbfs == pytest.approx(-23.0 - 3.0, abs=0.1)
-    assert "silent 50%" in out.facts()
+    assert "silent 50%" in out.findings().facts
 
 
 @pytest.mark.parametrize(("threshold", "silent"), [(-50.0, 1.0), (-70.0, 0.0)])
@@ -102,7 +102,7 @@ def test_loudness_of_a_clip_shorter_than_a_block() -> None:
     out = loudness({}, clips(from_array(np.full(3200, 0.1, np.float32))))  # 0.2 s
     assert out.lufs is None and "0.4 s" in out.note
     assert out.peak_dbfs == pytest.approx(-20.0, abs=0.01)
-    assert "LUFS n/a" in out.facts()
+    assert "LUFS n/a" in out.findings().facts
 
 
 def test_loudness_of_a_short_time_range(tmp_path: Path) -> None:
@@ -158,7 +158,7 @@ def test_loudness_is_worded_against_broadcast_and_streaming_levels(
         samples = np.sin(2 * np.pi * 1000 * np.arange(3 * 16000) / 16000)
     out = loudness({}, clips(at_loudness(samples, lufs)))
     assert out.lufs == pytest.approx(lufs, abs=0.01)
-    facts = out.facts()
+    facts = out.findings().facts
     assert f"Loudness: {lufs:.1f} LUFS: {band} (EBU R 128 broadcast: -23 LUFS; streaming: about -14 LUFS); " in facts
     assert f"peak {out.peak_dbfs:.1f} dBFS: {peak}" in facts
     if not band.startswith(("loud", "very loud")):
@@ -233,7 +233,7 @@ def test_pitch_without_a_voice(kind: str) -> None:
     samples = np.zeros(32000) if kind == "silence" else 0.1 * np.random.default_rng(0).standard_normal(32000)
     out = pitch({}, clips(from_array(samples)))
     assert out.median_hz is None and out.voiced_ratio < 0.05
-    assert out.facts() == "Pitch: no voiced frames"
+    assert out.findings().facts == "Pitch: no voiced frames"
 
 
 def test_pitch_of_a_too_short_range(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from copilot.evidence import Evidence
 from copilot.planners.llm import LLMPlanner
 from copilot.planners.openai_compatible import OpenAICompatibleLLM
 from copilot.question.request import Request
+from copilot.tool import Findings
 from tests import corpora
 from tests.servers import local_server
 
@@ -54,6 +55,6 @@ def test_a_prompt_over_the_servers_context_is_cut_to_fit(server_url):
         llm.complete([{"role": "user", "content": licence}], schema, 50)
     assert refused.value.context_tokens and refused.value.prompt_tokens > refused.value.context_tokens
     assert llm._json_schema  # an over-long prompt is not taken for a server without structured output
-    evidence = [Evidence(step="s1", tool="asr", facts=f'Transcript (en, p=0.99): "{licence}"')]
+    evidence = [Evidence(step="s1", tool="asr", findings=Findings(facts=f'Transcript (en, p=0.99): "{licence}"'))]
     draft = answer(Request(question="What is the recording about?"), evidence, llm)
     assert draft.notes[0].startswith("the measurements were cut from 24,") and draft.text

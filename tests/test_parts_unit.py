@@ -20,7 +20,7 @@ from copilot.question.parts import asks_per_speaker, parts
 from copilot.question.request import Request
 from copilot.registry import Registry
 from copilot.render import render_answer
-from copilot.tool import ToolInput, ToolOutput, tool
+from copilot.tool import Findings, ToolInput, ToolOutput, tool
 from tests.test_agent_unit import REGISTRY, ScriptedLLM, program
 
 
@@ -145,8 +145,8 @@ class VoicesInput(ToolInput):
 
 
 class Voices(ToolOutput):
-    def facts(self) -> str:
-        return "Voices"
+    def findings(self) -> Findings:
+        return Findings(facts="Voices")
 
 
 @tool()

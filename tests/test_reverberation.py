@@ -84,10 +84,11 @@ def test_rt60_of_real_speech_with_known_reverberation(drr_db: float) -> None:
 def test_dry_and_reverberant_verdicts(tmp: Path) -> None:
     for x in [*librivox(), *espeak(tmp)]:
         dry = reverberation({}, {"audio1": from_array(x)})
-        assert dry.reverberation == "dry" and dry.labels() == ["dry"], dry
+        assert dry.reverberation == "dry" and dry.findings().labels == ["dry"], dry
         wet = reverberation({}, {"audio1": from_array(reverberate(x, 0.6))})
         assert wet.reverberation == "reverberant" and wet.rt60_s >= REVERBERANT_FROM, wet
-        assert f"RT60 about {wet.rt60_s:.2f} s" in wet.facts() and "reverberant from 0.4 s" in wet.facts()
+        facts = wet.findings().facts
+        assert f"RT60 about {wet.rt60_s:.2f} s" in facts and "reverberant from 0.4 s" in facts
 
 
 def sox_reverb(tmp: Path, dry: np.ndarray, reverberance: int) -> tuple[np.ndarray, float]:

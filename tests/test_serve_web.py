@@ -203,7 +203,7 @@ def test_every_tool_card_draws_what_its_output_holds(server, browser):
     evidence = []
     for i, (name, raw) in enumerate(OUTPUTS.items(), 1):
         output = registry.get(name).output_model.model_validate(raw)
-        evidence.append(Evidence(step=f"s{i}", tool=name, output=output.model_dump(mode="json"), facts=output.facts()))
+        evidence.append(Evidence(step=f"s{i}", tool=name, output=output.model_dump(mode="json"), findings=output.findings()))
     evidence.append(
         Evidence(step="s99", tool="pitch", args={"start": 5.0}, error="0.050 s is too short to measure pitch")
     )
@@ -232,6 +232,7 @@ def test_every_tool_card_draws_what_its_output_holds(server, browser):
         {"speaker": "S2", "gender": "\u2013", "confidence": "0.5", "median f0 hz": "\u2013", "speech": "1.2"},
     ]
     assert "-20" in tool_card(browser, "loudness").find_element(By.CSS_SELECTOR, "table.kv").text
+    assert tool_card(browser, "loudness").find_element(By.CSS_SELECTOR, ".facts").text.startswith("Loudness: ")
     assert "too short" in browser.find_element(By.CSS_SELECTOR, "#evidence .tool .error").text
     timeline = browser.find_element(By.ID, "timeline").text
     assert all(row in timeline for row in ("transcript", "voice activity", "speaker S1", "speaker S2", "Rain"))

@@ -99,14 +99,14 @@ def test_speech_without_added_noise_reads_clean(tmp: Path) -> None:
         out = measure(clean)
         assert out.noise == "clean" and out.noise_measured_in == "pauses", (name, out)
         assert (15 <= out.snr_db <= 30) if name.startswith("librivox") else out.snr_db >= 50, (name, out)
-        assert not out.clipped and out.labels() == ["clean"]
+        assert not out.clipped and out.findings().labels == ["clean"]
 
 
 def test_facts_state_the_level_against_references(tmp: Path) -> None:
     clean = speech(tmp)["librivox 0890"]
     out = measure(mix(clean, noise("white", tmp), 5))
-    assert out.labels() == ["noisy"]
-    facts = out.facts()
+    assert out.findings().labels == ["noisy"]
+    facts = out.findings().facts
     assert f"SNR {out.snr_db:.1f} dB" in facts and "noisy (noisy below 15 dB; 0 dB = noise as loud" in facts
     assert "15-30 dB = some background noise, studio speech 30 dB or more" in facts
 
@@ -137,8 +137,9 @@ def sox_clip(tmp: Path, name: str, *effects: str | float, rate: int = 16000) -> 
 def test_clipping(tmp: Path, effects: tuple[str | float, ...], rate: int, clipped: bool) -> None:
     out = signal_quality({}, {"audio1": sox_clip(tmp, "-".join(map(str, effects)), *effects, rate=rate)})
     assert out.clipped is clipped, out
-    assert ("clipped" in out.labels()) is clipped
-    assert ("Signal quality" in out.facts()) and (("; clipped:" in out.facts()) is clipped)
+    found = out.findings()
+    assert ("clipped" in found.labels) is clipped
+    assert ("Signal quality" in found.facts) and (("; clipped:" in found.facts) is clipped)
 
 
 def test_silence_and_short_ranges_are_refused(tmp: Path) -> None:
@@ -150,5 +151,5 @@ def test_silence_and_short_ranges_are_refused(tmp: Path) -> None:
 
 def test_noise_alone_has_no_snr(tmp: Path) -> None:
     out = measure(0.1 * noise("white", tmp)[:48000])
-    assert out.snr_db is None and out.noise is None and out.labels() == []
-    assert "not measured, no speech found" in out.facts()
+    assert out.snr_db is None and out.noise is None and out.findings().labels == []
+    assert "not measured, no speech found" in out.findings().facts

@@ -67,18 +67,18 @@ def test_labels_are_the_likely_sounds_with_each_synonym_apart():
         events=[],
     )
     birds = ["Bird vocalization", "bird call", "bird song", "Bird"]
-    assert out.labels() == [*birds, "cattle", "cow", "lion", "tiger", "Sheep"]
+    assert out.findings().labels == [*birds, "cattle", "cow", "lion", "tiger", "Sheep"]
 
 
 def test_labels_leave_out_the_unlikely():
     scored = [Label(label="Dog", score=0.91), Label(label="Pig", score=0.18)]
     out = SoundEventsOutput(sounds=scored, background=[], events=[])
-    assert out.labels() == ["Dog"]
-    assert match_option(["pig", "cow"], out.labels()) is None
+    assert out.findings().labels == ["Dog"]
+    assert match_option(["pig", "cow"], out.findings().labels) is None
 
 
 def test_the_vocabulary_is_every_class_in_the_words_of_the_labels():
-    words = SoundEventsOutput(sounds=[], background=[], events=[]).vocabulary()
+    words = SoundEventsOutput(sounds=[], background=[], events=[]).findings().vocabulary
     assert {"Rain", "Applause", "Bird vocalization", "bird call", "cow", "lion"} <= set(words)
     assert "Cattle, bovinae" not in words and len(words) > 521  # synonyms apart: more names than classes
 
@@ -86,9 +86,9 @@ def test_the_vocabulary_is_every_class_in_the_words_of_the_labels():
 def test_the_sound_named_outright_is_the_likeliest_specific_one_besides_speech():
     background = [Label(label="Vehicle", score=0.95), Label(label="Rail transport", score=0.91), Label(label="Train", score=0.91)]
     out = SoundEventsOutput(sounds=[Label(label="Speech", score=0.91)], background=background, events=[])
-    assert out.named_values() == {"sound": "Rail transport", "noise": "Rail transport"}
+    assert out.findings().named_values == {"sound": "Rail transport", "noise": "Rail transport"}
     only_silence = SoundEventsOutput(sounds=[], background=[Label(label="Silence", score=0.99)], events=[])
-    assert only_silence.named_values() == {}
+    assert only_silence.findings().named_values == {}
 
 
 def test_labels_name_the_animal_a_call_comes_from_likeliest_first():
@@ -97,13 +97,13 @@ def test_labels_name_the_animal_a_call_comes_from_likeliest_first():
         background=[],
         events=[],
     )
-    assert out.labels() == ["Caterwaul", "Cat", "Dog", "Bleat", "Goat", "Sheep"]
-    assert match_option(["dog", "cow", "cat"], out.labels()) == 2
+    assert out.findings().labels == ["Caterwaul", "Cat", "Dog", "Bleat", "Goat", "Sheep"]
+    assert match_option(["dog", "cow", "cat"], out.findings().labels) == 2
 
 
 def test_only_its_call_tells_a_hen_from_a_rooster():
     def labels(*scored: tuple[str, float]) -> list[str]:
-        return SoundEventsOutput(sounds=[Label(label=n, score=p) for n, p in scored], background=[], events=[]).labels()
+        return SoundEventsOutput(sounds=[Label(label=n, score=p) for n, p in scored], background=[], events=[]).findings().labels
 
     hen = labels(("Fowl", 0.99), ("Chicken, rooster", 0.95), ("Cluck", 0.68), ("Crowing, cock-a-doodle-doo", 0.32))
     assert match_option(["rooster", "hen", "crow"], hen) == 1
@@ -140,16 +140,16 @@ def test_extraction_restores_a_damaged_file(tmp_path: Path):
 def test_real_recordings_get_their_labels(rcc: str, member: str, expected: set[str]):
     out = run(load(corpora.gcompris_sound(rcc, member)))
     scores = {x.label: x.score for x in out.sounds}
-    assert expected <= set(scores), out.facts()
-    assert min(scores[name] for name in expected) > 0.6, out.facts()
+    assert expected <= set(scores), out.findings().facts
+    assert min(scores[name] for name in expected) > 0.6, out.findings().facts
     assert not SPEECH & set(names(out.background))
-    assert out.facts().startswith("Speech sounds: ") and "background (non-speech): " in out.facts()
+    assert out.findings().facts.startswith("Speech sounds: ") and "background (non-speech): " in out.findings().facts
 
 
 @pytest.mark.slow
 def test_a_phone_ring_from_the_freedesktop_theme():
     out = run(load(corpora.require(corpora.FREEDESKTOP_SOUNDS / "phone-incoming-call.oga", "sound-theme-freedesktop")))
-    assert "Telephone" in names(out.sounds[:3]), out.facts()
+    assert "Telephone" in names(out.sounds[:3]), out.findings().facts
 
 
 @pytest.mark.slow
@@ -168,7 +168,7 @@ def test_a_bark_in_silence_is_an_event_at_its_time(tmp_path: Path):
 def test_a_clip_shorter_than_one_patch():
     audio = load(corpora.gcompris_sound(*DOG)).crop(0.0, 0.5)
     out = run(audio)
-    assert "Dog" in names(out.sounds), out.facts()
+    assert "Dog" in names(out.sounds), out.findings().facts
     assert all(e.end <= 0.5 for e in out.events)
 
 
@@ -182,10 +182,11 @@ def test_a_dog_under_speech_is_the_background(tmp_path: Path):
     corpora.sox(tmp_path / "dog.wav", tmp_path / "bg.wav", "trim", "0", length, "gain", "-n", "-9")
     corpora.sox("-m", "-v", "1", tmp_path / "s16.wav", "-v", "1", tmp_path / "bg.wav", tmp_path / "mix.wav")
     out = run(load(tmp_path / "mix.wav"))
-    assert "Speech" in names(out.sounds), out.facts()
-    assert "Dog" in names(out.background[:3]), out.facts()
+    assert "Speech" in names(out.sounds), out.findings().facts
+    assert "Dog" in names(out.background[:3]), out.findings().facts
     assert not SPEECH & set(names(out.background))
-    assert out.facts().startswith("Speech sounds: Speech (") and out.facts().count("Dog (") == 1, out.facts()
+    facts = out.findings().facts
+    assert facts.startswith("Speech sounds: Speech (") and facts.count("Dog (") == 1, facts
 
 
 def test_broad_parent_classes_and_silence_do_not_use_up_top_k():
@@ -204,5 +205,6 @@ def test_top_k_asks_for_five_or_more():
 def test_an_animal_heard_is_an_attribute_that_options_can_link_to():
     heard = [Label(label="Cat", score=0.99), Label(label="Meow", score=0.95)]
     cat = SoundEventsOutput(sounds=heard, background=[], events=[])
-    assert cat.attribute().name == "animal" and "cat" in cat.attribute().values
-    assert cat.labels()[0] == "Cat" and "Meow" not in cat.attribute().values
+    found = cat.findings()
+    assert found.attribute.name == "animal" and "cat" in found.attribute.values
+    assert found.labels[0] == "Cat" and "Meow" not in found.attribute.values

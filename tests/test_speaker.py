@@ -49,9 +49,9 @@ def test_embedding_is_a_unit_vector(librivox):
 
 def test_same_reader_is_the_same_speaker(librivox):
     out = verify({"audio1": librivox[0], "audio2": librivox[3]})
-    assert out.same_speaker and out.confidence == "high", out.facts()
+    assert out.same_speaker and out.confidence == "high", out.findings().facts
     assert out.score >= out.threshold and out.margin == pytest.approx(out.score - out.threshold, abs=1e-3)
-    assert "Same speaker: yes" in out.facts()
+    assert "Same speaker: yes" in out.findings().facts
 
 
 def test_most_librivox_pairs_are_judged_same(librivox):
@@ -69,7 +69,7 @@ def test_most_librivox_pairs_are_judged_same(librivox):
 def test_male_reader_and_female_voice_are_different(librivox, alsa_voice):
     for clip in librivox:
         out = verify({"audio1": clip, "audio2": alsa_voice})
-        assert not out.same_speaker and out.confidence == "high", out.facts()
+        assert not out.same_speaker and out.confidence == "high", out.findings().facts
         assert out.score < 0.7
 
 
@@ -77,7 +77,7 @@ def test_two_speakers_of_one_recording_are_different(pyannote_sample):
     audio, _ = pyannote_sample
     (a0, a1), (b0, b1) = A_TURNS[0], B_TURNS[0]
     out = verify({"audio1": audio}, start=a0, end=a1, other="audio1", other_start=b0, other_end=b1)
-    assert not out.same_speaker, out.facts()
+    assert not out.same_speaker, out.findings().facts
     assert out.speech[0] > 2.5 and out.speech[1] > 2.5
 
 
@@ -86,7 +86,7 @@ def test_two_turns_of_one_speaker_are_the_same(pyannote_sample, turns):
     audio, _ = pyannote_sample
     (s0, e0), (s1, e1) = turns
     out = verify({"audio1": audio}, start=s0, end=e0, other="audio1", other_start=s1, other_end=e1)
-    assert out.same_speaker, out.facts()
+    assert out.same_speaker, out.findings().facts
 
 
 def test_too_little_speech_is_refused(pyannote_sample, librivox):

@@ -213,7 +213,8 @@ def test_a_new_tool_in_a_folder_works_as_written_and_its_test_passes(tmp_path, c
     assert made.summary.startswith("The RMS level of the clip or a time range in dBFS")
     assert "cannot" in made.description and made.output_model.model_json_schema()["properties"]["level"]["description"]
     result = made({}, {"audio1": load(librivox()[0][0])})
-    assert result.level == "moderate" and result.labels() == ["moderate"] and result.attribute().name == "level"
+    found = result.findings()
+    assert result.level == "moderate" and found.labels == ["moderate"] and found.attribute.name == "level"
     assert made({}, {"audio1": load_silence()}).level == "silent"
 
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_level_probe.py"],

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from copilot import backends, models
 from copilot.audio import SAMPLE_RATE, Audio
 from copilot.errors import ToolError
-from copilot.tool import Attribute, Clips, Segment, SpanInput, ToolOutput, tool
+from copilot.tool import Attribute, Clips, Findings, Segment, SpanInput, ToolOutput, tool
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -74,24 +74,19 @@ class AsrOutput(ToolOutput):
     segments: list[TextSegment] = Field(description="transcript pieces with times in seconds from the clip's start")
     words: list[Word] | None = Field(None, description="words with times, only when word_timestamps was asked")
 
-    def facts(self) -> str:
+    def findings(self) -> Findings:
+        """Labels: the language, when Whisper is sure of it, and Speech whenever words were recognised (Silero VAD
+        gates the transcription, so a transcript is speech heard). Vocabulary: Speech, as an empty transcript is speech
+        not heard: "is there speech in it?" is then answered no."""
         if not self.text:
-            return "Transcript: no speech recognised"
+            return Findings(facts="Transcript: no speech recognised", vocabulary=["Speech"])
         p = f", p={self.language_probability:.2f}" if self.language_probability is not None else ""
-        return f'Transcript ({self.language}{p}): "{self.text}"'
-
-    def labels(self) -> list[str]:
-        """The language, when Whisper is sure of it, and Speech whenever words were recognised: Silero VAD gates the
-        transcription, so a transcript is speech heard."""
-        if not self.text:
-            return []
-        if not self.language or (self.language_probability or 0) < LOW_CONFIDENCE:
-            return ["Speech"]
-        return [LANGUAGES.get(self.language, self.language), "Speech"]
-
-    def vocabulary(self) -> list[str]:
-        """An empty transcript is speech not heard: "is there speech in it?" is then answered no."""
-        return ["Speech"]
+        sure = self.language if (self.language_probability or 0) >= LOW_CONFIDENCE else None
+        return Findings(
+            facts=f'Transcript ({self.language}{p}): "{self.text}"',
+            labels=[LANGUAGES.get(sure, sure), "Speech"] if sure else ["Speech"],
+            vocabulary=["Speech"],
+        )
 
 
 class LanguageIdInput(SpanInput):
@@ -108,21 +103,20 @@ class LanguageIdOutput(ToolOutput):
     languages: list[LanguageScore] = Field(description="likeliest languages first; empty when there is no speech")
     speech_seconds: float = Field(description="seconds of speech found in the range, padded a little at each end")
 
-    def facts(self) -> str:
+    def findings(self) -> Findings:
+        attribute = Attribute(name="spoken language", values=sorted(set(LANGUAGES.values())))
         if not self.languages:
-            return "Spoken language: none (no speech detected)"
+            return Findings(facts="Spoken language: none (no speech detected)", attribute=attribute)
         top, *rest = self.languages
         rest = [s for s in rest if s.probability >= 0.01]
         text = f"Spoken language: {top.name} (p={top.probability:.2f})"
         if rest:
             text += "; then " + ", ".join(f"{s.name} ({s.probability:.2f})" for s in rest)
-        return text + (" - low confidence" if top.probability < LOW_CONFIDENCE else "")
-
-    def labels(self) -> list[str]:
-        return [s.name for s in self.languages if s.probability >= LABEL_PROBABILITY]
-
-    def attribute(self) -> Attribute:
-        return Attribute(name="spoken language", values=sorted(set(LANGUAGES.values())))
+        return Findings(
+            facts=text + (" - low confidence" if top.probability < LOW_CONFIDENCE else ""),
+            labels=[s.name for s in self.languages if s.probability >= LABEL_PROBABILITY],
+            attribute=attribute,
+        )
 
 
 def load_faster_whisper(path: Path | None) -> WhisperModel:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 
 from copilot import backends
 from copilot.audio import Audio
-from copilot.tool import Clips, Quantity, Segment, SpanInput, ToolOutput, tool
+from copilot.tool import Clips, Findings, Quantity, Segment, SpanInput, ToolOutput, tool
 from copilot.tools import speaker
 from copilot.tools.vad import speech_segments
 
@@ -55,17 +55,15 @@ class DiarizationOutput(ToolOutput):
     turns: list[Turn] = Field(description="who spoke when, in time order; speakers S1, S2... in order of first speech")
     speaking_time: list[SpeakerTime] = Field(description="total speech per speaker")
 
-    def facts(self) -> str:
+    def findings(self) -> Findings:
+        terms = ["speaker", "talker", "voice", "people", "person", "participant", "individual"]
+        quantities = [Quantity(name="number of speakers", value=self.num_speakers, unit="", terms=terms)]
         if not self.num_speakers:
-            return "Speakers: 0 (no speech detected)"
+            return Findings(facts="Speakers: 0 (no speech detected)", quantities=quantities)
         times = ", ".join(f"{t.speaker} {t.duration:.1f} s" for t in self.speaking_time)
         shown = ", ".join(f"{t.speaker} {t.start:.1f}-{t.end:.1f}" for t in self.turns[:20])
         more = f" (+{len(self.turns) - 20} more)" if len(self.turns) > 20 else ""
-        return f"Speakers: {self.num_speakers}; {times}; turns: {shown}{more}"
-
-    def quantities(self) -> list[Quantity]:
-        terms = ["speaker", "talker", "voice", "people", "person", "participant", "individual"]
-        return [Quantity(name="number of speakers", value=self.num_speakers, unit="", terms=terms)]
+        return Findings(facts=f"Speakers: {self.num_speakers}; {times}; turns: {shown}{more}", quantities=quantities)
 
 
 def diarize(audio: Audio) -> DiarizationOutput:

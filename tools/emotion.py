@@ -28,7 +28,7 @@ from copilot import backends
 from copilot.audio import SAMPLE_RATE, Audio
 from copilot.errors import NothingToMeasure
 from copilot.manifest import HEADS
-from copilot.tool import Attribute, Clips, SpanInput, ToolOutput, tool
+from copilot.tool import Attribute, Clips, Findings, SpanInput, ToolOutput, tool
 
 MIN_SPEECH = 0.5  # seconds of speech needed for any guess
 HEAD_MIN_SPEECH = 1.0  # seconds of speech the learned head needs; shorter speech gets the prosody rule
@@ -87,22 +87,21 @@ class EmotionOutput(ToolOutput):
     backend: str = Field(description="what produced the scores: prosody (a weak rule) or a model")
     prosody: Prosody | None = Field(None, description="the measured cues, for the prosody backend")
 
-    def facts(self) -> str:
+    def findings(self) -> Findings:
         rest = ", ".join(f"{s.label} ({s.probability:.2f})" for s in self.scores[1:4])
         text = f"Emotion: {self.label} (p={self.confidence:.2f}); then {rest}"
         if self.backend.startswith("head"):
-            return f"{text} [{HEAD_NOTE}]"
-        if self.prosody is None:
-            return f"{text} [{self.backend}]"
-        return f"{text} [weak guess from prosody alone, {PROSODY_ACCURACY}; arousal only, valence is not measured]"
-
-    def labels(self) -> list[str]:
-        if self.prosody is not None:  # too weak to rank the rest
-            return [self.label]
-        return [s.label for s in self.scores]  # a model's ranking: the best-scored option is its pick
-
-    def attribute(self) -> Attribute:
-        return Attribute(name="emotion", values=[s.label for s in self.scores])
+            text = f"{text} [{HEAD_NOTE}]"
+        elif self.prosody is None:
+            text = f"{text} [{self.backend}]"
+        else:
+            text = f"{text} [weak guess from prosody alone, {PROSODY_ACCURACY}; arousal only, valence is not measured]"
+        return Findings(
+            facts=text,
+            # prosody is too weak to rank the rest; a model's ranking is kept whole: the best-scored option is its pick
+            labels=[self.label] if self.prosody is not None else [s.label for s in self.scores],
+            attribute=Attribute(name="emotion", values=[s.label for s in self.scores]),
+        )
 
 
 class EmotionModel(Protocol):

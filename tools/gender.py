@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from copilot.audio import SAMPLE_RATE, Audio
 from copilot.errors import NothingToMeasure
 from copilot.manifest import HEADS
-from copilot.tool import Attribute, Clips, SpanInput, ToolOutput, tool
+from copilot.tool import Attribute, Clips, Findings, SpanInput, ToolOutput, tool
 from copilot.tools.diarization import diarize
 from copilot.tools.speaker import speech_samples
 from copilot.tools.vad import speech_segments
@@ -62,7 +62,9 @@ class GenderOutput(ToolOutput):
     median_f0_hz: float | None = Field(None, description="median pitch of the voiced speech, in Hz; null if unmeasurable")
     speakers: list[SpeakerGender] | None = Field(None, description="per diarized speaker, with by_speaker")
 
-    def facts(self) -> str:
+    def findings(self) -> Findings:
+        """Labels: the gender of the clip, or the speakers' when they all agree (mixed speakers name no option); by
+        speaker: each speaker's."""
         if self.speakers is not None:
             parts = [
                 f"{s.speaker} {s.gender} ({s.confidence:.2f}, {_pitch(s.median_f0_hz)}, {s.speech:.1f} s)"
@@ -70,21 +72,18 @@ class GenderOutput(ToolOutput):
                 else f"{s.speaker} unknown (too little speech, {s.speech:.1f} s)"
                 for s in self.speakers
             ]
-            return "Gender by speaker, in order of first speech: " + ", ".join(parts)
-        return f"Gender: {self.gender} (confidence {self.confidence:.2f}, {_pitch(self.median_f0_hz)})"
-
-    def labels(self) -> list[str]:
-        """The gender of the clip, or the speakers' when they all agree (mixed speakers name no option)."""
+            facts = "Gender by speaker, in order of first speech: " + ", ".join(parts)
+        else:
+            facts = f"Gender: {self.gender} (confidence {self.confidence:.2f}, {_pitch(self.median_f0_hz)})"
         found = [s.gender for s in self.speakers or [] if s.gender] if self.speakers is not None else [self.gender]
         agreed = {g for g in found if g}
-        return list(agreed) if len(agreed) == 1 else []
-
-    def labels_by_speaker(self) -> list[list[str]]:
-        return [[s.gender] if s.gender else [] for s in self.speakers or []]
-
-    def attribute(self) -> Attribute:
         terms = {"male": ["man", "men", "masculine"], "female": ["woman", "women", "feminine"]}
-        return Attribute(name="gender", values=list(get_args(Gender)), terms=terms)
+        return Findings(
+            facts=facts,
+            labels=list(agreed) if len(agreed) == 1 else [],
+            attribute=Attribute(name="gender", values=list(get_args(Gender)), terms=terms),
+            by_speaker=[[s.gender] if s.gender else [] for s in self.speakers or []],
+        )
 
 
 def _pitch(f0_hz: float | None) -> str:

@@ -7,7 +7,7 @@ from pydantic import Field
 
 from copilot.audio import SAMPLE_RATE, Audio
 from copilot.errors import ToolError
-from copilot.tool import Clips, Quantity, SpanInput, ToolInput, ToolOutput, tool
+from copilot.tool import Clips, Findings, Quantity, SpanInput, ToolInput, ToolOutput, tool
 
 FLOOR_DBFS = -120.0  # levels of digital silence are reported as this instead of -inf
 FRAME = 320  # 20 ms at 16 kHz: the frame of the silence ratio and the noise floor
@@ -36,13 +36,13 @@ class Duration(ToolOutput):
     source_sample_rate: int = Field(description="sample rate of the file, in Hz")
     channels: int = Field(description="number of channels in the file (1 mono, 2 stereo, ...)")
 
-    def facts(self) -> str:
+    def findings(self) -> Findings:
         layout = "mono" if self.channels == 1 else f"{self.channels} channels"
-        return f"Duration: {self.duration:.3f} s ({self.source_sample_rate} Hz, {layout})"
-
-    def quantities(self) -> list[Quantity]:
         terms = ["duration", "length", "long", "longer", "shorter"]
-        return [Quantity(name="duration", value=self.duration, unit="s", terms=terms)]
+        return Findings(
+            facts=f"Duration: {self.duration:.3f} s ({self.source_sample_rate} Hz, {layout})",
+            quantities=[Quantity(name="duration", value=self.duration, unit="s", terms=terms)],
+        )
 
 
 @tool(version="1", serves=("how long", "duration"))
@@ -75,23 +75,21 @@ class Loudness(ToolOutput):
     silence_threshold: float = Field(description="the threshold of silence_ratio, in dBFS")
     note: str | None = Field(None, description="why a measure is missing")
 
-    def facts(self) -> str:
-        if self.lufs is None:
-            lufs = f"LUFS n/a ({self.note})"
-        else:
-            lufs = f"{self.lufs:.1f} LUFS: {loudness_band(self.lufs)} ({LOUDNESS_REFERENCES})"
-        return (
-            f"Loudness: {lufs}; peak {self.peak_dbfs:.1f} dBFS: {peak_band(self.peak_dbfs)}; "
+    def findings(self) -> Findings:
+        levels = (
+            f"peak {self.peak_dbfs:.1f} dBFS: {peak_band(self.peak_dbfs)}; "
             f"RMS {self.rms_dbfs:.1f} dBFS, "
             f"noise floor {self.noise_floor_dbfs:.1f} dBFS, silent {self.silence_ratio:.0%} "
             f"(20 ms frames below {self.silence_threshold:.0f} dBFS)"
         )
-
-    def quantities(self) -> list[Quantity]:
         if self.lufs is None:
-            return []
+            return Findings(facts=f"Loudness: LUFS n/a ({self.note}); {levels}")
         reading = f"{loudness_band(self.lufs)} ({LOUDNESS_REFERENCES})"
-        return [Quantity(name="loudness", value=self.lufs, unit="LUFS", terms=["loudness", "how loud", "LUFS"], reading=reading)]
+        terms = ["loudness", "how loud", "LUFS"]
+        return Findings(
+            facts=f"Loudness: {self.lufs:.1f} LUFS: {reading}; {levels}",
+            quantities=[Quantity(name="loudness", value=self.lufs, unit="LUFS", terms=terms, reading=reading)],
+        )
 
 
 def loudness_band(lufs: float) -> str:
@@ -160,19 +158,15 @@ class Pitch(ToolOutput):
     range_semitones: float | None = Field(description="spread from low_hz to high_hz in semitones")
     voiced_ratio: float = Field(description="share of 10 ms frames with a periodic voice (pitch), 0 to 1")
 
-    def facts(self) -> str:
+    def findings(self) -> Findings:
         if self.median_hz is None:
-            return "Pitch: no voiced frames"
-        return (
-            f"Pitch: median {self.median_hz:.0f} Hz, range {self.low_hz:.0f}-{self.high_hz:.0f} Hz "
-            f"({self.range_semitones:.1f} semitones, 5th-95th percentile), voiced {self.voiced_ratio:.0%} of frames"
-        )
-
-    def quantities(self) -> list[Quantity]:
-        if self.median_hz is None:
-            return []
+            return Findings(facts="Pitch: no voiced frames")
         terms = ["pitch", "F0", "fundamental frequency"]
-        return [Quantity(name="median pitch", value=self.median_hz, unit="Hz", terms=terms)]
+        return Findings(
+            facts=f"Pitch: median {self.median_hz:.0f} Hz, range {self.low_hz:.0f}-{self.high_hz:.0f} Hz "
+            f"({self.range_semitones:.1f} semitones, 5th-95th percentile), voiced {self.voiced_ratio:.0%} of frames",
+            quantities=[Quantity(name="median pitch", value=self.median_hz, unit="Hz", terms=terms)],
+        )
 
 
 @tool(version="1")

@@ -27,7 +27,7 @@ from pydantic import Field
 
 from copilot.audio import SAMPLE_RATE
 from copilot.errors import NothingToMeasure, ToolError
-from copilot.tool import Attribute, Clips, Quantity, SpanInput, ToolOutput, tool
+from copilot.tool import Attribute, Clips, Findings, Quantity, SpanInput, ToolOutput, tool
 
 MIN_SECONDS = 1.0  # shortest range with enough speech offsets to see decays
 FFT, HOP = 512, 128  # 32 ms frames every 8 ms
@@ -49,25 +49,19 @@ class Reverberation(ToolOutput):
     decays: int = Field(description="decay windows the estimate rests on (more is firmer; a few dozen is thin)")
     bands: int = Field(description=f"sub-bands (of {BANDS}) with enough decays")
 
-    def facts(self) -> str:
-        return (
-            f"Reverberation: RT60 about {self.rt60_s:.2f} s (blind estimate from {self.decays} decays in {self.bands} "
-            f"bands): {self.reverberation} (reverberant from {REVERBERANT_FROM} s; a studio or vocal booth is under "
-            "0.3 s, a furnished living room 0.4-0.6 s, a classroom 0.6-1 s, a concert hall about 2 s, a cathedral "
-            "4 s or more; a close microphone reads shorter)"
-        )
-
-    def labels(self) -> list[str]:
-        return [self.reverberation]
-
-    def attribute(self) -> Attribute:
+    def findings(self) -> Findings:
         echo = ["reverberation", "reverb", "echo", "echoing", "echoey"]
-        return Attribute(name="reverberation", values=["dry", "reverberant"], terms={"reverberant": echo})
-
-    def quantities(self) -> list[Quantity]:
         terms = ["RT60", "reverberation time", "reverb time", "decay time", "reverberation", "reverb"]
         reading = f"{self.reverberation} (reverberant from {REVERBERANT_FROM} s)"
-        return [Quantity(name="reverberation time RT60", value=self.rt60_s, unit="s", terms=terms, reading=reading)]
+        return Findings(
+            facts=f"Reverberation: RT60 about {self.rt60_s:.2f} s (blind estimate from {self.decays} decays in "
+            f"{self.bands} bands): {self.reverberation} (reverberant from {REVERBERANT_FROM} s; a studio or vocal booth "
+            "is under 0.3 s, a furnished living room 0.4-0.6 s, a classroom 0.6-1 s, a concert hall about 2 s, a "
+            "cathedral 4 s or more; a close microphone reads shorter)",
+            labels=[self.reverberation],
+            attribute=Attribute(name="reverberation", values=["dry", "reverberant"], terms={"reverberant": echo}),
+            quantities=[Quantity(name="reverberation time RT60", value=self.rt60_s, unit="s", terms=terms, reading=reading)],
+        )
 
 
 @tool(version="1", serves=("reverberation", "reverberant", "echo"))

@@ -22,7 +22,7 @@ from pydantic import Field
 
 from copilot.audio import SAMPLE_RATE
 from copilot.errors import NothingToMeasure, ToolError
-from copilot.tool import Attribute, Clips, Quantity, SpanInput, ToolOutput, tool
+from copilot.tool import Attribute, Clips, Findings, Quantity, SpanInput, ToolOutput, tool
 from copilot.tools.vad import WINDOW, speech_probabilities
 
 MIN_SECONDS = 0.5  # shortest range with enough frames for a noise level
@@ -60,7 +60,7 @@ class SignalQuality(ToolOutput):
         description=f"at least {CLIPPED_SHARE:.1%} of samples at full scale, or {CLIPPED_RUNS} or more flat tops"
     )
 
-    def facts(self) -> str:
+    def findings(self) -> Findings:
         if self.snr_db is None:
             snr = "SNR: not measured, no speech found"
         else:
@@ -76,20 +76,18 @@ class SignalQuality(ToolOutput):
             else f"not clipped ({self.full_scale_ratio:.2%} of samples at full scale, {self.flat_runs} flat tops; "
             f"clipped means {CLIPPED_SHARE:.1%} or more, or {CLIPPED_RUNS} flat tops)"
         )
-        return f"Signal quality: {snr}; {clipping}"
-
-    def labels(self) -> list[str]:
-        return ([self.noise] if self.noise else []) + (["clipped"] if self.clipped else [])
-
-    def attribute(self) -> Attribute:
-        return Attribute(name="noise level", values=["clean", "noisy"], terms={"noisy": ["noise"]})
-
-    def quantities(self) -> list[Quantity]:
-        if self.snr_db is None:
-            return []
-        terms = ["SNR", "signal-to-noise"]
-        reading = f"{self.noise} (noisy below {NOISY_BELOW:.0f} dB; studio speech {CLEAN_FROM:.0f} dB or more)"
-        return [Quantity(name="speech-to-noise ratio (SNR)", value=self.snr_db, unit="dB", terms=terms, reading=reading)]
+        quantities = []
+        if self.snr_db is not None:
+            terms = ["SNR", "signal-to-noise"]
+            reading = f"{self.noise} (noisy below {NOISY_BELOW:.0f} dB; studio speech {CLEAN_FROM:.0f} dB or more)"
+            name = "speech-to-noise ratio (SNR)"
+            quantities = [Quantity(name=name, value=self.snr_db, unit="dB", terms=terms, reading=reading)]
+        return Findings(
+            facts=f"Signal quality: {snr}; {clipping}",
+            labels=([self.noise] if self.noise else []) + (["clipped"] if self.clipped else []),
+            attribute=Attribute(name="noise level", values=["clean", "noisy"], terms={"noisy": ["noise"]}),
+            quantities=quantities,
+        )
 
 
 @tool(version="2", serves=("signal to noise", "snr", "noise", "noisy"))

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from copilot import backends, models
 from copilot.audio import SAMPLE_RATE, Audio
 from copilot.files import atomic_write
-from copilot.tool import Attribute, Clips, Segment, SpanInput, ToolOutput, tool
+from copilot.tool import Attribute, Clips, Findings, Segment, SpanInput, ToolOutput, tool
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -68,7 +68,7 @@ COMMON_NAMES = {
     "Canidae, dogs, wolves": ("dog", "wolf"), "Rodents, rats, mice": ("rodent", "rat", "mouse"),
     "Fly, housefly": ("fly", "housefly"), "Bee, wasp, etc.": ("bee", "wasp"), "Whale vocalization": ("whale",),
 }
-# The animals that `labels()` can name in everyday words: the closed set an "animal" attribute links options to.
+# The animals that the labels can name in everyday words: the closed set an "animal" attribute links options to.
 ANIMALS = (
     "dog", "cat", "horse", "cow", "pig", "goat", "sheep", "chicken", "hen", "rooster", "duck", "goose", "turkey",
     "bird", "crow", "owl", "pigeon", "frog", "snake", "insect", "cricket", "mosquito", "bee", "lion", "tiger", "whale",
@@ -99,7 +99,29 @@ class SoundEventsOutput(ToolOutput):
     )
     events: list[SoundEvent] = Field(description="when each listed label scores above the threshold, by start time")
 
-    def facts(self) -> str:
+    def findings(self) -> Findings:
+        """Labels: the names of the sounds that may be present (score above `LABEL_SCORE`), likeliest first: each
+        AudioSet synonym on its own ("Bird vocalization, bird call, bird song" gives three names), or the class's
+        everyday names (`COMMON_NAMES`), then the animal a vocalisation comes from (Meow gives Cat).
+
+        Named values: the likeliest sound besides speech, not a broad class (Animal, Vehicle) nor Silence: "what's that
+        noise in the background?" is answered with it. Vocabulary: every sound the tagger can name, in the words of the
+        labels: a sound named in a question and missing from the labels was not heard. Attribute: animals: "which item
+        does this animal need?" links each option to an animal (litter box: cat), and the option linked to the
+        likeliest animal heard is the answer."""
+        scores = {x.label: x.score for x in self.sounds + self.background if x.score > LABEL_SCORE}
+        likely = sorted(scores.items(), key=lambda x: -x[1])
+        top = next((x.label for x in self.background if x.label not in UNCOUNTED and x.score > LABEL_SCORE), None)
+        name = None if top is None else _names([top])[0]
+        return Findings(
+            facts=self._facts(),
+            labels=_names([n for label, _ in likely for n in (label, *SOURCE.get(label, ()))]),
+            attribute=Attribute(name="animal", values=list(ANIMALS)),
+            vocabulary=list(_vocabulary()),
+            named_values={} if name is None else {"sound": name, "noise": name},
+        )
+
+    def _facts(self) -> str:
         def listing(labels: list[Label]) -> str:
             return ", ".join(f"{x.label} ({x.score:.2f})" for x in labels) or "none"
 
@@ -112,34 +134,6 @@ class SoundEventsOutput(ToolOutput):
             f"Speech sounds: {listing(speech)}; background (non-speech): {listing(self.background)}; "
             f"events: {events or 'none'}{more}"
         )
-
-    def labels(self) -> list[str]:
-        """The names of the sounds that may be present (score above `LABEL_SCORE`), likeliest first: each AudioSet
-        synonym on its own ("Bird vocalization, bird call, bird song" gives three names), or the class's everyday
-        names (`COMMON_NAMES`), then the animal a vocalisation comes from (Meow gives Cat)."""
-        scores = {x.label: x.score for x in self.sounds + self.background if x.score > LABEL_SCORE}
-        likely = sorted(scores.items(), key=lambda x: -x[1])
-        names = [n for label, _ in likely for n in (label, *SOURCE.get(label, ()))]
-        return _names(names)
-
-    def named_values(self) -> dict[str, str]:
-        """The likeliest sound besides speech, not a broad class (Animal, Vehicle) nor Silence: "what's that noise
-        in the background?" is answered with it."""
-        top = next((x.label for x in self.background if x.label not in UNCOUNTED and x.score > LABEL_SCORE), None)
-        if top is None:
-            return {}
-        name = _names([top])[0]
-        return {"sound": name, "noise": name}
-
-    def vocabulary(self) -> list[str]:
-        """Every sound the tagger can name, in the words `labels()` uses: a sound named in a question and missing from
-        the labels was not heard."""
-        return list(_vocabulary())
-
-    def attribute(self) -> Attribute:
-        """Animals: "which item does this animal need?" links each option to an animal (litter box: cat), and the
-        option linked to the likeliest animal heard is the answer."""
-        return Attribute(name="animal", values=list(ANIMALS))
 
 
 @cache
@@ -159,7 +153,7 @@ def _model() -> tuple[ort.InferenceSession, tuple[str, ...]]:
 
 @cache
 def _vocabulary() -> tuple[str, ...]:
-    """Every class name in the words of `SoundEventsOutput.labels`, worked out once: each sound_events step lists it."""
+    """Every class name in the words of the labels of `SoundEventsOutput.findings`, worked out once: each sound_events step lists it."""
     return tuple(_names(class_names()))
 
 
@@ -247,7 +241,7 @@ def load_yamnet(path: None) -> Tagger:
 
 
 def _names(classes: Iterable[str]) -> list[str]:
-    """AudioSet class names as `labels()` gives them: each synonym on its own, or the everyday names."""
+    """AudioSet class names as the labels give them: each synonym on its own, or the everyday names."""
     expanded = [part for name in classes for part in COMMON_NAMES.get(name, re.split(r", (?![^(]*\))", name))]
     return list(dict.fromkeys(expanded))
 

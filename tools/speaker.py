@@ -26,7 +26,7 @@ from pydantic import Field
 from copilot import backends, models
 from copilot.audio import SAMPLE_RATE, Audio
 from copilot.errors import NothingToMeasure, ToolError
-from copilot.tool import Clips, Segment, SpanInput, ToolOutput, tool
+from copilot.tool import Clips, Findings, Segment, SpanInput, ToolOutput, tool
 from copilot.tools.vad import speech_segments
 
 if TYPE_CHECKING:
@@ -219,11 +219,11 @@ class VerificationOutput(ToolOutput):
     confidence: Literal["high", "low"] = Field(description="low when the score is within 0.05 of the threshold")
     speech: tuple[float, float] = Field(description="seconds of speech found in the first and the second input")
 
-    def facts(self) -> str:
+    def findings(self) -> Findings:
         verdict = "yes, one person's voice" if self.same_speaker else "no, two different people"
         relation = "reaches" if self.same_speaker else "is below"
-        return (
-            f"Same speaker: {verdict} ({self.confidence} confidence: voice similarity {self.score:.2f} {relation} "
+        return Findings(
+            facts=f"Same speaker: {verdict} ({self.confidence} confidence: voice similarity {self.score:.2f} {relation} "
             f"the {self.threshold:.2f} needed for one person; {self.speech[0]:.1f} s and {self.speech[1]:.1f} s of speech)"
         )
 

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from copilot import models
 from copilot.audio import SAMPLE_RATE, Audio
-from copilot.tool import Clips, Segment, SpanInput, ToolOutput, tool
+from copilot.tool import Clips, Findings, Segment, SpanInput, ToolOutput, tool
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -31,12 +31,13 @@ class VadOutput(ToolOutput):
     speech_duration: float = Field(description="total speech, in seconds")
     speech_ratio: float = Field(description="share of the analysed audio that is speech, 0 to 1")
 
-    def facts(self) -> str:
+    def findings(self) -> Findings:
         if not self.segments:
-            return "Speech: none detected"
+            return Findings(facts="Speech: none detected")
         spans = ", ".join(f"{s.start:.2f}-{s.end:.2f}" for s in self.segments[:12])
         more = f" (+{len(self.segments) - 12} more)" if len(self.segments) > 12 else ""
-        return f"Speech: {self.speech_duration:.1f} s in {len(self.segments)} segments ({self.speech_ratio:.0%}): {spans}{more}"
+        n = len(self.segments)
+        return Findings(facts=f"Speech: {self.speech_duration:.1f} s in {n} segments ({self.speech_ratio:.0%}): {spans}{more}")
 
 
 @cache

@@ -15,5 +15,5 @@ def compose(request: Request, evidence: list[Evidence], ctx: Context, part: bool
     try:
         return answer(request, evidence, ctx.llm, part)
     except (CopilotError, ValueError, KeyError) as exc:
-        facts = "; ".join(e.facts for e in evidence if e.facts) or "nothing"
+        facts = "; ".join(e.findings.facts for e in evidence if e.findings.facts) or "nothing"
         return Draft(text=f"No answer could be composed ({exc}). The tools measured: {facts}", answered_by="fallback")

@@ -141,9 +141,7 @@ def _measure(step: Step, state: StepInput, evidence: Evidence, ctx: Context) -> 
         result = ctx.runner.run(lambda: tool(args, clips), ctx.step_timeout)
         ctx.cache.keep(key, tool.name, result)
     evidence.output = result.model_dump(mode="json")
-    evidence.facts, evidence.labels, evidence.attribute = result.facts(), result.labels(), result.attribute()
-    evidence.quantities, evidence.by_speaker = result.quantities(), result.labels_by_speaker()
-    evidence.vocabulary, evidence.named_values = result.vocabulary(), result.named_values()
+    evidence.findings = result.findings()
 
 
 def internal_error(tool: str, exc: Exception) -> str:

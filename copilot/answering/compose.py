@@ -41,7 +41,7 @@ def answer(request: Request, evidence: list[Evidence], llm: LLM, part: bool = Fa
     speaks second?") is matched against that speaker's labels alone."""
     evidence = for_the_speaker_asked(request.question, evidence)
     if request.options:
-        hit = match_option(request.options, [label for e in evidence for label in e.labels])
+        hit = match_option(request.options, [label for e in evidence for label in e.findings.labels])
         if hit is not None:
             return Draft(text=request.lettered[hit], choice=hit, answered_by="label match")
         grounded = (

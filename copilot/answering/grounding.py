@@ -53,10 +53,12 @@ def for_the_speaker_asked(question: str, evidence: list[Evidence]) -> list[Evide
     if index is None:
         return evidence
     def narrowed(e: Evidence) -> Evidence:
-        labels = e.by_speaker[index] if -len(e.by_speaker) <= index < len(e.by_speaker) else []
-        return e.model_copy(update={"labels": labels, "attribute": e.attribute if labels else None})
+        speakers = e.findings.by_speaker
+        labels = speakers[index] if -len(speakers) <= index < len(speakers) else []
+        attribute = e.findings.attribute if labels else None
+        return e.model_copy(update={"findings": e.findings.model_copy(update={"labels": labels, "attribute": attribute})})
 
-    return [narrowed(e) if e.by_speaker else e for e in evidence]
+    return [narrowed(e) if e.findings.by_speaker else e for e in evidence]
 
 
 def yes_or_no_from_labels(question: str, evidence: list[Evidence]) -> Verdict | None:
@@ -76,24 +78,24 @@ def yes_or_no_from_labels(question: str, evidence: list[Evidence]) -> Verdict | 
         return None
     said = stems(asked)
     for e in evidence:
-        if e.attribute is None or e.error:
+        if e.findings.attribute is None or e.error:
             continue
-        positions = _named_values(said, e.attribute)
+        positions = _named_values(said, e.findings.attribute)
         if positions:
             first = min(positions, key=positions.__getitem__)
-            values = _values(e.attribute, e.labels)
+            values = _values(e.findings.attribute, e.findings.labels)
             top = values[0] if values else None
-            measured = f"{e.attribute.name}: {top}" if top else f"no {e.attribute.name}"
+            measured = f"{e.findings.attribute.name}: {top}" if top else f"no {e.findings.attribute.name}"
             return Verdict(top is not None and normalise(top) == first, f"The {e.tool} tool measured {measured}.", "label match")
-    heard = next(((label, e) for e in evidence if not e.error for label in e.labels if says(said, label)), None)
+    heard = next(((label, e) for e in evidence if not e.error for label in e.findings.labels if says(said, label)), None)
     if heard is not None:
         if _presumed(asked, heard[0]):  # "is the speech clear?" asks about the speech, not whether there is any
             return None
         return Verdict(True, f"The {heard[1].tool} tool measured {heard[0]}.", "label match")
-    missing = next(((name, e) for e in evidence if not e.error for name in e.vocabulary if says(said, name)), None)
+    missing = next(((name, e) for e in evidence if not e.error for name in e.findings.vocabulary if says(said, name)), None)
     if missing is not None:
         name, e = missing
-        listed = ", ".join(e.labels[:5]) or "nothing"
+        listed = ", ".join(e.findings.labels[:5]) or "nothing"
         return Verdict(False, f"The {e.tool} tool did not detect {name}; it detected {listed}.", "label match")
     return None
 
@@ -126,12 +128,12 @@ def alternative_from_labels(question: str, evidence: list[Evidence]) -> Draft | 
         return None
     said = stems(asked)
     for e in evidence:
-        if e.attribute is None or e.error or len(named := _named_values(said, e.attribute)) < 2:
+        if e.findings.attribute is None or e.error or len(named := _named_values(said, e.findings.attribute)) < 2:
             continue
-        values = _values(e.attribute, e.labels)
+        values = _values(e.findings.attribute, e.findings.labels)
         if values and normalise(values[0]) in named:
             top = values[0]
-            return Draft(text=f"{top[:1].upper()}{top[1:]}. The {e.tool} tool measured {e.attribute.name}: {top}.", answered_by="label match")
+            return Draft(text=f"{top[:1].upper()}{top[1:]}. The {e.tool} tool measured {e.findings.attribute.name}: {top}.", answered_by="label match")
     return None
 
 
@@ -145,7 +147,7 @@ def value_asked(question: str, evidence: list[Evidence]) -> Draft | None:
     given an SNR beside "Applause (0.91)", "what's that noise?" with "the background is noisy".
     """
     asked = [(a.name, values[0], e.tool) for e in evidence for a, values in measured_attributes([e])]
-    asked += [(name, value, e.tool) for e in evidence if not e.error for name, value in e.named_values.items()]
+    asked += [(name, value, e.tool) for e in evidence if not e.error for name, value in e.findings.named_values.items()]
     for name, value, tool in asked:
         head = f"(?:{re.escape(name)}|{re.escape(name.rsplit(' ', 1)[-1])})"  # "the spoken language" or "the language"
         if re.match(_ASKED_BY_NAME.format(head=head), question, re.I):
@@ -161,7 +163,7 @@ def measured_reading(question: str, evidence: list[Evidence]) -> Draft | None:
     A small model given "-35.0 LUFS: quiet, well below broadcast level" has called the recording very loud, and given
     "Speakers: 1", written "Two people talk".
     """
-    picked = _most_named([(named(question, q), e, q) for e in evidence if not e.error for q in e.quantities if q.reading or not q.unit])
+    picked = _most_named([(named(question, q), e, q) for e in evidence if not e.error for q in e.findings.quantities if q.reading or not q.unit])
     if picked is None:
         return None
     e, q = picked
@@ -188,7 +190,7 @@ def yes_or_no_from_number(question: str, evidence: list[Evidence]) -> Verdict | 
     if bound is None or negates(asked.replace(bound.text, " ")):
         return None
     said = stems(asked)
-    found = [(closeness(said, q), e, q) for e in evidence if not e.error for q in e.quantities if compares(bound.bound, q)]
+    found = [(closeness(said, q), e, q) for e in evidence if not e.error for q in e.findings.quantities if compares(bound.bound, q)]
     picked = _most_named(found, unnamed=True)
     if picked is None:
         return None
@@ -223,7 +225,7 @@ def option_named(request: Request, evidence: list[Evidence]) -> Draft | None:
     Given "Typing (1.00), Computer keyboard (0.95)", a small model chose "crying baby" over "keyboard typing".
     """
     said = [stems(option) for option in request.options]
-    for e, label in _findings(evidence):
+    for e, label in _asserted_labels(evidence):
         words = stems(re.sub(r"\(.*?\)", " ", label))  # "Zipper (clothing)": the zipper
         if not words:
             continue
@@ -236,15 +238,15 @@ def option_named(request: Request, evidence: list[Evidence]) -> Draft | None:
     return None
 
 
-def _findings(evidence: list[Evidence]) -> Iterator[tuple[Evidence, str]]:
+def _asserted_labels(evidence: list[Evidence]) -> Iterator[tuple[Evidence, str]]:
     """Each tool's labels, likeliest first, but of a closed set only its likeliest value: the rest are alternatives
     it judged less likely ("happy" when the emotion measured is angry), not things it found."""
     for e in evidence:
         if e.error:
             continue
-        values = [normalise(value) for value in _values(e.attribute, e.labels)] if e.attribute else []
+        values = [normalise(value) for value in _values(e.findings.attribute, e.findings.labels)] if e.findings.attribute else []
         unlikelier = set(values) - set(values[:1])
-        yield from ((e, label) for label in e.labels if normalise(label) not in unlikelier)
+        yield from ((e, label) for label in e.findings.labels if normalise(label) not in unlikelier)
 
 
 def transcript_match(request: Request, evidence: list[Evidence]) -> Draft | None:
@@ -290,7 +292,7 @@ def measured_number(request: Request, evidence: list[Evidence]) -> Draft | None:
     if len(options) < len(numbers):
         return None
     # "reverberation time" names RT60 more closely than "how long" a duration
-    found = [(named(request.question, q), e, q) for e in evidence if not e.error for q in e.quantities]
+    found = [(named(request.question, q), e, q) for e in evidence if not e.error for q in e.findings.quantities]
     picked = _most_named([(n, e, q) for n, e, q in found if all(fits(o, q) for o in options)])
     if picked is None:
         return None
@@ -316,7 +318,7 @@ def _most_named(found: list[tuple[int, Evidence, Quantity]], unnamed: bool = Fal
 
 def measured_attributes(evidence: list[Evidence]) -> list[tuple[Attribute, list[str]]]:
     """Each closed-set attribute measured, with its values heard, likeliest first."""
-    return [(e.attribute, values) for e in evidence if e.attribute and not e.error and (values := _values(e.attribute, e.labels))]
+    return [(e.findings.attribute, values) for e in evidence if e.findings.attribute and not e.error and (values := _values(e.findings.attribute, e.findings.labels))]
 
 
 def attribute_named(question: str, evidence: list[Evidence]) -> tuple[Attribute, list[str]] | None:
@@ -337,8 +339,8 @@ def ground_numbers(text: str, request: Request, evidence: list[Evidence]) -> str
 
     The LLM is told to copy figures; this keeps an answer honest when it rounds, sums or invents one.
     """
-    sources = [request.question, *(e.facts for e in evidence), *(json.dumps(e.output) for e in evidence if e.output)]
+    sources = [request.question, *(e.findings.facts for e in evidence), *(json.dumps(e.output) for e in evidence if e.output)]
     known = set(FIGURE.findall(" ".join(sources)))
     if all(n in known for n in FIGURE.findall(text)):
         return text
-    return f"{text} (measured by the tools: {'; '.join(e.facts for e in evidence if e.facts)})"
+    return f"{text} (measured by the tools: {'; '.join(e.findings.facts for e in evidence if e.findings.facts)})"

@@ -40,7 +40,7 @@ def facts_block(evidence: list[Evidence], budget: int | None = None, clips: dict
     """The measurements, one line a step, saying which part of a clip a step ran on (``clips``: their durations);
     with ``budget``, the longest are cut so all fit in that many characters."""
     steps = [_step(e, clips or {}) for e in evidence]
-    lines = [f"[{s}] {e.facts}" if not e.error else f"[{s}] failed: {e.error}" for s, e in zip(steps, evidence, strict=True)]
+    lines = [f"[{s}] {e.findings.facts}" if not e.error else f"[{s}] failed: {e.error}" for s, e in zip(steps, evidence, strict=True)]
     if budget is not None:
         lines = cut_to_fit(lines, budget)
     return "\n".join(lines) or "(no measurements: every tool failed or none was run)"

@@ -11,7 +11,7 @@ from copilot.errors import ModelError
 from copilot.heads.features import encoder_for
 from copilot.heads.head import Head
 from copilot.heads.store import HeadFile, installed, trained
-from copilot.tool import Attribute, Clips, SpanInput, Tool, ToolOutput
+from copilot.tool import Attribute, Clips, Findings, SpanInput, Tool, ToolOutput
 
 
 class LabelScore(BaseModel):
@@ -26,15 +26,14 @@ class HeadOutput(ToolOutput):
     scores: list[LabelScore] = Field(description="every label the head knows, likeliest first")
     head: str = Field(description="the head that answered: name and the start of its sha256")
 
-    def facts(self) -> str:
+    def findings(self) -> Findings:
         rest = ", ".join(f"{s.label} ({s.probability:.2f})" for s in self.scores[1:4])
-        return f"{self.attribute_name.capitalize()}: {self.label} (p={self.confidence:.2f}); then {rest} [learned head {self.head}]"
-
-    def labels(self) -> list[str]:
-        return [s.label for s in self.scores]  # the whole ranking: the best-scored option is the head's pick
-
-    def attribute(self) -> Attribute:
-        return Attribute(name=self.attribute_name, values=[s.label for s in self.scores])
+        return Findings(
+            facts=f"{self.attribute_name.capitalize()}: {self.label} (p={self.confidence:.2f}); then {rest} "
+            f"[learned head {self.head}]",
+            labels=[s.label for s in self.scores],  # the whole ranking: the best-scored option is the head's pick
+            attribute=Attribute(name=self.attribute_name, values=[s.label for s in self.scores]),
+        )
 
 
 def classify(head: Head, features: np.ndarray) -> list[LabelScore]:

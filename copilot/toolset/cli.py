@@ -63,7 +63,7 @@ def add_new(tools: argparse.ArgumentParser) -> None:
     actions = tools.add_subparsers(dest="tools_command", metavar="ACTION")
     p = actions.add_parser(
         "new", help="write a new tool from the template, with a test on a real recording",
-        description="Write a one-file tool in the house style (typed input and output, facts(), labels(), a "
+        description="Write a one-file tool in the house style (typed input and output, findings(), a "
         "docstring the planner reads) and a test stub that runs it on a real recording.",
         epilog=NEW_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )

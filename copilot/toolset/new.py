@@ -2,7 +2,7 @@
 
 The tool works as written: it measures the RMS level of the clip or a time range and says whether it is silent,
 quiet, moderate or loud, so its test passes at once and the planner can call it. Replace the measure, and keep the
-docstring, `facts()` and `labels()` true to what it returns.
+docstring and `findings()` true to what it returns.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 TOOL = '''"""The {name} tool, written by `copilot tools new`: for now, the RMS level of a clip or a time range.
 
-Replace the measure with your own, and keep the tool's docstring (what the planner reads), `facts()` (what the
-answer step reads) and `labels()` true to what it returns. Load a model lazily inside the function (`functools.cache`).
+Replace the measure with your own, and keep the tool's docstring (what the planner reads) and `findings()` (what the
+answer step reads: the facts, and the labels matched against options) true to what it returns. Load a model lazily
+inside the function (`functools.cache`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from copilot.tool import Attribute, Clips, SpanInput, ToolOutput, tool
+from copilot.tool import Attribute, Clips, Findings, SpanInput, ToolOutput, tool
 
 LEVELS = [(-60.0, "silent"), (-35.0, "quiet"), (-15.0, "moderate")]  # (upper bound in dBFS, level); above them: loud
 
@@ -39,14 +40,12 @@ class {cls}(ToolOutput):
     level: str = Field(description="silent, quiet, moderate or loud")
     duration: float = Field(description="length of the range measured, in seconds")
 
-    def facts(self) -> str:
-        return f"RMS level: {{self.rms_dbfs:.1f}} dBFS ({{self.level}}) over {{self.duration:.1f}} s"
-
-    def labels(self) -> list[str]:
-        return [self.level]
-
-    def attribute(self) -> Attribute:
-        return Attribute(name="level", values=[*(name for _, name in LEVELS), "loud"])
+    def findings(self) -> Findings:
+        return Findings(
+            facts=f"RMS level: {{self.rms_dbfs:.1f}} dBFS ({{self.level}}) over {{self.duration:.1f}} s",
+            labels=[self.level],
+            attribute=Attribute(name="level", values=[*(name for _, name in LEVELS), "loud"]),
+        )
 
 
 @tool(version="1")
@@ -74,7 +73,8 @@ def test_{name}_measures_read_speech():
     clips = {{"audio1": load({clip})}}
     result = {name}({{}}, clips)
     assert -35 < result.rms_dbfs < -15 and result.level == "moderate"  # read speech at an ordinary level
-    assert result.labels() == ["moderate"] and "dBFS" in result.facts()
+    found = result.findings()
+    assert found.labels == ["moderate"] and "dBFS" in found.facts
     assert {name}({{"start": 1.0, "end": 2.0}}, clips).duration == pytest.approx(1.0)
 '''
 

@@ -396,7 +396,7 @@ function toolPanel(e) {
     panel.append(el("p", { class: "error" }, e.error));
     return panel;
   }
-  if (e.facts) panel.append(el("p", { class: "facts" }, e.facts));
+  if (e.findings.facts) panel.append(el("p", { class: "facts" }, e.findings.facts));
   const out = e.output || {};
   const views = [];
   if (Array.isArray(out.segments) && out.segments.some((s) => typeof s.text === "string")) {
