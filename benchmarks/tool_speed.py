@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from copilot.audio import from_array, load
-from copilot.inspect import single_clip_tools
+from copilot.inspection import single_clip_tools
 from copilot.registry import default_registry
 
 

@@ -337,14 +337,14 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _inspect(args: argparse.Namespace) -> None:
-    from copilot.inspect import inspect_clip
+    from copilot.inspection import inspect_clip
 
     clips = _load_clips([args.audio])
     report = inspect_clip(clips)
     if args.json:
         print(json.dumps({n: o.model_dump(mode="json") if not isinstance(o, CopilotError) else {"error": str(o)} for n, o in report.items()}, indent=2))
     else:
-        from copilot.inspect import render
+        from copilot.inspection import render
 
         print(render(report))
 

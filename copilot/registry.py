@@ -90,7 +90,7 @@ def plugin_tools() -> list[Tool]:
 
 def learned_tools(taken: set[str]) -> list[Tool]:
     """A tool for every trained or installed learned head (`copilot.heads`) whose name no other tool has."""
-    from copilot.heads.tools import head_tools
+    from copilot.heads.as_tools import head_tools
 
     found = []
     for t in head_tools():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from copilot.inspect import single_clip_tools
+from copilot.inspection import single_clip_tools
 from copilot.program import Program, Step
 from copilot.question.request import Request
 from copilot.registry import Registry

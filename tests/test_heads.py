@@ -18,8 +18,8 @@ from copilot.cli import main
 from copilot.errors import ChecksumError, ModelError
 from copilot.heads import features
 from copilot.heads import head as head_file
+from copilot.heads.as_tools import head_tools
 from copilot.heads.store import find, shipped
-from copilot.heads.tools import head_tools
 from copilot.planners import load_llm
 from copilot.planners.llm import LLMPlanner
 from copilot.registry import Registry, builtin_tools, default_registry

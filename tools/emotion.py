@@ -193,10 +193,10 @@ def load_prosody(path: None) -> EmotionModel:
 def load_head(path: Path | None) -> EmotionModel:
     """The default emotion backend: the project's emotion head (or the head file at ``path``), and the prosody
     rule for ranges with less speech than the head was trained on."""
+    from copilot.heads.as_tools import classify
     from copilot.heads.features import encoder_for
     from copilot.heads.head import load, recorded_sha256
     from copilot.heads.store import shipped_head
-    from copilot.heads.tools import classify
     from copilot.tools.vad import speech_segments
 
     head = shipped_head("emotion") if path is None else load(path, recorded_sha256(path))
