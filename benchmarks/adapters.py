@@ -275,13 +275,25 @@ def compound(data: Path, audio_dir: Path | None) -> list[Item]:
     Each part is scored from its own text when the answer has one per part, else from the whole answer
     (`scorers.score_parts`); the report adds a table of the parts by kind.
     """
+    return _own_set(data, audio_dir, "compound")
+
+
+def longform(data: Path, audio_dir: Path | None) -> list[Item]:
+    """The project's long-form set, written by `copilot bench make longform` (`copilot.benchmarks.longform_set`):
+    its ``items.jsonl``, one `Item` of kind ``longform`` a line with its `LongformTruth`, the audio relative to the
+    file. Report rows are length / kind of question ("30 min/time"); the report adds a table per length."""
+    return _own_set(data, audio_dir, "longform")
+
+
+def _own_set(data: Path, audio_dir: Path | None, kind: str) -> list[Item]:
+    """The items of a set the project makes (`copilot bench make KIND`), every one of ``kind``."""
     index = _index_file(data, "items.jsonl")
     if index is None:
-        raise CopilotError(f"no items.jsonl in {data}: make the set with `copilot bench make compound {data}`")
+        raise CopilotError(f"no items.jsonl in {data}: make the set with `copilot bench make {kind} {data}`")
     items = []
     for number, r in enumerate(read_jsonl(index), 1):
-        if r.get("kind") != "compound":
-            raise CopilotError(f"{index}:{number} is not a compound item; make the set with `copilot bench make compound`")
+        if r.get("kind") != kind:
+            raise CopilotError(f"{index}:{number} is not a {kind} item; make the set with `copilot bench make {kind}`")
         items.append(Item.model_validate({**r, "audio": [resolve_audio(a, index.parent, audio_dir) for a in r["audio"]]}))
     return items
 
@@ -293,4 +305,5 @@ ADAPTERS: dict[str, Callable[[Path, Path | None], list[Item]]] = {
     "dynamic-superb": dynamic_superb,
     "jsonl": generic_jsonl,
     "compound": compound,
+    "longform": longform,
 }

@@ -1,6 +1,6 @@
 """The `copilot bench` commands: `run` a benchmark against a system into a resumable results file, `rescore` a
 results file's predictions, `report` results files as markdown tables and a bar chart, and `make` the project's own
-compound-question set. `add_commands` adds them to the `copilot` parser."""
+compound-question and long-form sets. `add_commands` adds them to the `copilot` parser."""
 
 from __future__ import annotations
 
@@ -20,17 +20,27 @@ EPILOG = """examples:
   copilot bench report sakura-copilot.jsonl sakura-cascade.jsonl --chart sakura.png
   copilot bench make compound /tmp/compound
   copilot bench run compound --data /tmp/compound --system copilot --out compound.jsonl
+  copilot bench make longform /tmp/longform --minutes 10,30
+  copilot bench run longform --data /tmp/longform --system copilot --out longform.jsonl
 
 benchmarks: sakura (items.jsonl, or the release's data/<Track>/metadata.csv), jasco (items.jsonl or v0.csv),
 mmau (mmau-test-mini.json), dynamic-superb (ds-dev's items.jsonl: SAKURA's format with a task per item and audio2
 for two-clip tasks, reported per task and as the unweighted mean over tasks; or a local export of the Hugging Face
 task datasets, one folder a task), jsonl (any JSONL of audio, question, options, answer), compound (the project's
-compound questions, made by `bench make compound`: each part scored on its own, reported by part kind)
+compound questions, made by `bench make compound`: each part scored on its own, reported by part kind), longform
+(the project's long recordings, made by `bench make longform`: reported per length and kind of question)
 
 systems: copilot (with --planner), cascade:asr, cascade:asr+tags, cascade:all (answered by --llm),
 openai-audio[:MODEL] (an audio LLM behind an OpenAI-compatible API: --base-url or OPENAI_BASE_URL, OPENAI_API_KEY),
 oracle (--llm answering from the dataset's own account of the audio: how far perfect tools would take it)
 """
+
+
+def _minutes(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(_positive(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not minutes separated by commas: {text!r}") from None
 
 
 def _positive(text: str) -> int:
@@ -45,7 +55,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     from copilot.benchmarks.adapters import ADAPTERS
 
     bench = subparsers.add_parser(
-        "bench", help="run benchmarks (SAKURA, JASCO, MMAU, Dynamic-SUPERB, JSONL, compound) and report the results",
+        "bench", help="run benchmarks (SAKURA, JASCO, MMAU, Dynamic-SUPERB, JSONL, compound, longform) and report the results",
         description="Ask a system every benchmark item, score the answers, and compare systems.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -118,14 +128,19 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
     kinds = "\n".join(f"  {k:14} {', '.join(v.tools) or 'no tool':13} {v.about}" for k, v in PART_KINDS.items())
     p = actions.add_parser(
-        "make", help="make the project's compound-question set (espeak-ng talkers over gcompris sounds)",
-        description="Writes 14 clips into DIR/clips, 44 questions of two to four parts, each part's truth known by "
-        "construction, into DIR/items.jsonl (run them as `copilot bench run compound --data DIR`), and what each clip "
-        "is made of into DIR/clips.jsonl. Needs espeak-ng, sox and gcompris-qt-data.",
+        "make", help="make one of the project's own sets (espeak-ng talkers over gcompris sounds)",
+        description="compound: writes 14 clips into DIR/clips, 44 questions of two to four parts, each part's truth "
+        "known by construction, into DIR/items.jsonl (run them as `copilot bench run compound --data DIR`), and what "
+        "each clip is made of into DIR/clips.jsonl. longform: writes a meeting, an interview and a lecture of each "
+        "length in --minutes into DIR/recordings (with what each is made of, turn by turn, beside it) and their "
+        "factual, time, speaker, absent and summary questions into DIR/items.jsonl (run them as `copilot bench run "
+        "longform --data DIR`). Needs espeak-ng, sox and gcompris-qt-data.",
         epilog=f"part kinds and the tools serving them:\n{kinds}", formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("set", choices=["compound"], help="the set to make")
+    p.add_argument("set", choices=["compound", "longform"], help="the set to make")
     p.add_argument("folder", type=Path, metavar="DIR", help="where to write it")
+    p.add_argument("--minutes", type=_minutes, default=(10, 30, 60, 120),
+                   help="longform: the recordings' lengths in minutes, comma-separated (default: 10,30,60,120)")
     p.add_argument("--seed", type=int, default=0, help="the seed drawing voices and background starts (default: 0)")
     p.set_defaults(func=_make)
 
@@ -179,6 +194,14 @@ def _report(args: argparse.Namespace) -> None:
 def _make(args: argparse.Namespace) -> None:
     from collections import Counter
 
+    if args.set == "longform":
+        from copilot.benchmarks.longform_set import make_set as make_longform
+
+        items = make_longform(args.folder, args.minutes, args.seed)
+        asks = Counter(item.truth.ask for item in items if item.truth)
+        print(f"wrote {3 * len(args.minutes)} recordings and {len(items)} questions ("
+              + ", ".join(f"{k} {n}" for k, n in asks.most_common()) + f") into {args.folder}", file=sys.stderr)
+        return
     from copilot.benchmarks.compound_set import CLIPS, make_set
 
     items = make_set(args.folder, args.seed)

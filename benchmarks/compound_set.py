@@ -438,15 +438,21 @@ def _say(voice: tuple[str, int], sentence: str, tmp: Path) -> np.ndarray:
 def _background(name: str, length: int, rng: random.Random, tmp: Path) -> np.ndarray:
     """``length`` samples of the background ``name`` looped from a random start, `Background.under` LU under
     the speech."""
+    unit = background_unit(name, tmp)
+    looped = np.resize(np.roll(unit, -rng.randrange(len(unit))), length)
+    return _at_loudness(looped, SPEECH_LUFS - BACKGROUNDS[name].under)
+
+
+def background_unit(name: str, tmp: Path) -> np.ndarray:
+    """One repeat of the background ``name`` at 16 kHz, as read from gcompris-qt-data: the part looped and the
+    silence after it, at the level it was recorded."""
     sound = BACKGROUNDS[name]
     ogg, wav = tmp / sound.member, tmp / "background.wav"
     ogg.write_bytes(rcc_file((GCOMPRIS_RCC / sound.rcc).read_bytes(), sound.member))
     subprocess.run(["sox", "-V1", "-D", str(ogg), "-r", str(SAMPLE_RATE), "-c", "1", str(wav)], check=True)
     samples, _ = sf.read(wav, dtype="float64")
-    unit = np.concatenate([samples[: int((sound.until or len(samples)) * SAMPLE_RATE)],
+    return np.concatenate([samples[: int((sound.until or len(samples)) * SAMPLE_RATE)],
                            np.zeros(int(sound.gap * SAMPLE_RATE))])
-    looped = np.resize(np.roll(unit, -rng.randrange(len(unit))), length)
-    return _at_loudness(looped, SPEECH_LUFS - sound.under)
 
 
 def _at_loudness(x: np.ndarray, lufs: float) -> np.ndarray:

@@ -9,9 +9,9 @@ from pydantic import BaseModel, Field, model_validator
 
 from copilot.program import Program
 
-Kind = Literal["choice", "open", "classification", "transcript", "number", "compound"]
-"""How an item is scored: option match, LLM judge, label match and macro-F1, WER/CER, absolute error, or each of a
-compound question's parts on its own (`Part`)."""
+Kind = Literal["choice", "open", "classification", "transcript", "number", "compound", "longform"]
+"""How an item is scored: option match, LLM judge, label match and macro-F1, WER/CER, absolute error, each of a
+compound question's parts on its own (`Part`), or a question about a long recording by its `LongformTruth`."""
 
 PartKind = Literal[
     "count", "sound", "sound_yes", "gender", "gender_first", "gender_second", "words", "duration", "loudness",
@@ -64,6 +64,31 @@ class Part(BaseModel):
         return self
 
 
+LongformAsk = Literal["factual", "time", "speaker", "absent", "summary"]
+"""What a question about a long recording asks: a value stated once, when a topic starts, who proposed something or
+talks the most, a value the recording never states, or the decisions taken over all of it."""
+
+
+class LongformTruth(BaseModel):
+    """The truth of a question about a long recording, known by construction. A key is a word or phrase with its
+    alternatives after ``|`` ("42000|forty two thousand"), said in any inflection."""
+
+    ask: LongformAsk
+    keys: list[str] = Field(default_factory=list, description="factual and speaker: every key must be said; "
+                            "summary: one key per decision, the share said is the score")
+    others: list[str] = Field(default_factory=list, description="keys of the other candidate values (other sums, "
+                              "streets, currencies, people): factual and speaker answers must not name them first")
+    seconds: float | None = Field(None, description="time: when the topic starts; else when the fact is stated")
+
+    @model_validator(mode="after")
+    def _fits(self) -> LongformTruth:
+        if self.ask in ("factual", "speaker", "summary") and not self.keys:
+            raise ValueError(f"a {self.ask} question's truth needs keys")
+        if (self.ask == "time") != (self.seconds is not None and not self.keys):
+            raise ValueError("a time question's truth is seconds alone; another's has no time but where it is said")
+        return self
+
+
 class Item(BaseModel):
     """One benchmark question about one or two clips, with its reference answer."""
 
@@ -86,11 +111,14 @@ class Item(BaseModel):
     )
     metadata: dict[str, Any] = Field(default_factory=dict, description="everything else the dataset says about the item")
     parts: list[Part] = Field(default_factory=list, description="a compound item's questions, in order, each scored on its own")
+    truth: LongformTruth | None = Field(None, description="a longform item's truth")
 
     @model_validator(mode="after")
     def _compound_has_parts(self) -> Item:
         if (self.kind == "compound") != bool(self.parts) or len(self.parts) == 1:
             raise ValueError("a compound item has two parts or more, and an item of another kind none")
+        if (self.kind == "longform") != (self.truth is not None):
+            raise ValueError("a longform item has a truth, and an item of another kind none")
         return self
 
     def wordings(self) -> list[str]:

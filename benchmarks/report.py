@@ -1,5 +1,6 @@
 """The report: results files aggregated into markdown tables per benchmark and category, systems side by side,
-published figures beside ours where known, a compound benchmark's parts by kind, and a bar chart of each benchmark's
+published figures beside ours where known, a compound benchmark's parts by kind, a long-form benchmark's questions
+by length and kind, and a bar chart of each benchmark's
 main metric.
 
 With prompt variants, a cell reads ``best / mean``: for per-answer metrics the best variant per item averaged over
@@ -17,7 +18,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Literal, get_args
 
-from copilot.benchmarks.items import PartKind, PartScore, Result
+from copilot.benchmarks.items import LongformAsk, PartKind, PartScore, Result
 from copilot.benchmarks.runner import latest, read_results
 from copilot.benchmarks.scorers import macro_f1
 from copilot.errors import CopilotError
@@ -103,8 +104,9 @@ METRICS = [
            value=lambda r: None if r.error or "refusal" not in r.score else 100 * float(r.score["refusal"]),
            lower_is_better=True),
     Metric("parts_right", "parts answered right (%)", corpus=_parts_right),
+    Metric("longform_right", "long-form questions right (%)", value=_scored("right", {"longform"}, 100)),
 ]
-MAIN = ["judge", "macro_f1", "accuracy", "wer", "mae", "keyword_hit", "parts_right"]
+MAIN = ["judge", "macro_f1", "accuracy", "wer", "mae", "keyword_hit", "parts_right", "longform_right"]
 """The metric charted for a benchmark: the first of these it has."""
 
 
@@ -217,6 +219,8 @@ def render(by_bench: dict[str, dict[str, list[Result]]]) -> str:
             parts.append(_side_by_side(title, PUBLISHED.get(bench, {}).get("orientation", {}), labels, cells))
         if any(r.part_scores for rs in systems.values() for r in rs):
             parts.append(_parts_table(systems))
+        lengths = dict.fromkeys(r.category.split("/")[0] for rs in systems.values() for r in rs if r.kind == "longform")
+        parts += [_longform_table(length, systems) for length in lengths]
         parts.append("")
     return "\n".join(parts)
 
@@ -250,6 +254,33 @@ def part_figures(results: list[Result], kinds: list[PartKind]) -> dict[str, str]
     rows["parts no serving tool measured"] = str(sum(not p.measured for p in parts))
     rows["answers stating a value no tool measured"] = str(sum(p.claim for p in parts))
     rows["... of them for unmeasurable parts"] = str(sum(p.claim for p in parts if p.kind == "unmeasurable"))
+    return rows
+
+
+def _longform_table(length: str, systems: dict[str, list[Result]]) -> str:
+    """A long-form benchmark's questions about recordings of one ``length`` ("30 min"), a column per system."""
+    columns = {name: longform_figures([r for r in rs if r.kind == "longform" and r.category.startswith(f"{length}/")])
+               for name, rs in systems.items()}
+    labels = list(dict.fromkeys(label for c in columns.values() for label in c))
+    return f"\n### long-form, {length}\n\n" + _table(
+        ["row", *columns], [[label, *(c.get(label, "-") for c in columns.values())] for label in labels])
+
+
+def longform_figures(results: list[Result]) -> dict[str, str]:
+    """The long-form table's figures for one system's ``results`` of one length: the share right by kind of
+    question (a summary's share of decisions named, averaged), times within the slack, and invented values."""
+    rows: dict[str, str] = {}
+    for ask in get_args(LongformAsk):
+        asked = [r for r in results if r.category.endswith(f"/{ask}")]
+        if asked:
+            right = sum(0.0 if r.error else float(r.score.get("right", 0.0)) for r in asked)
+            rows[f"right: {ask}"] = f"{right:g}/{len(asked)} = {right / len(asked):.0%}"
+    timed = [r for r in results if r.category.endswith("/time")]
+    rows["times within 15 s"] = _share(sum(not r.error and float(r.score.get("right", 0.0)) == 1.0 for r in timed),
+                                       len(timed))
+    rows["times stated"] = _share(sum("time_error" in r.score for r in timed), len(timed))
+    rows["answers stating an invented value"] = str(sum(float(r.score.get("invented", 0.0)) == 1.0 for r in results))
+    rows["errors"] = str(sum(r.error is not None for r in results))
     return rows
 
 

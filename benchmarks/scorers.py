@@ -1,5 +1,6 @@
 """Scorers: option match, MMAU's string match, label match and macro-F1, WER/CER, absolute error, keyword hits,
-refusals, each part of a compound question read from the words of its answer, and `score`, which applies the ones
+refusals, each part of a compound question read from the words of its answer, a question about a long recording by
+its truth's keys and times, and `score`, which applies the ones
 an item's kind calls for (with the LLM judge for open answers)."""
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from copilot.benchmarks.items import PART_KINDS, Item, PartKind, PartScore, Prediction
+from copilot.benchmarks.items import PART_KINDS, Item, LongformTruth, PartKind, PartScore, Prediction
 from copilot.question.figures import WORDS
-from copilot.words import plain, says, stems
+from copilot.words import plain, says, stems, where
 
 if TYPE_CHECKING:
     from copilot.benchmarks.judge import Judge
@@ -160,6 +161,10 @@ def score(item: Item, prediction: Prediction, question: str, judge: Judge | None
     elif item.kind == "compound":
         result.part_scores = score_parts(item, prediction)
         return result  # a part that cannot be told is answered so, not refused: each part has its own verdict
+    elif item.kind == "longform":
+        assert item.truth is not None
+        result.scores.update(score_longform(item.truth, text))
+        return result  # "not in the recording" is a right answer to some, not a refusal
     refusal = refused(text)
     if item.kind == "open":
         if item.keywords:
@@ -353,3 +358,89 @@ def band(lufs: float) -> Band | None:
         return "loud"
     return None
 
+
+
+# --- questions about a long recording ------------------------------------------------------------------------------
+
+TIME_SLACK = 15.0
+"""Seconds a time answered may be off and still be right (issue #33)."""
+
+_SIGNS = {"€": " euro ", "£": " pound ", "$": " dollar "}
+_THOUSANDS = re.compile(r"(?<=\d)[,\u202f ](?=\d{3}\b)")
+_HMS = re.compile(r"\b(\d+):(\d\d):(\d\d(?:\.\d+)?)\b")
+_MS = re.compile(r"\b(\d+):(\d\d(?:\.\d+)?)\b")
+_UNIT_TIME = re.compile(rf"(\d+(?:\.\d+)?|\b(?:{'|'.join(WORDS)}))\s*(hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)\b")
+_JOINED = re.compile(r"^\s*(?:,|and|,\s*and)?\s*$")
+_LABELS = re.compile(r"\b(?:s|speaker[_ ]?)\d+\b")
+_DIGITS = re.compile(r"\d+(?:\.\d+)?")
+_NOT_DISCUSSED = re.compile(r"(?:\bnot|n't|\bnever|\bno one)\s+(?:\w+\s+){0,3}(?:discuss|talk|address|cover|bring|rais|"
+                            r"come up|appear|in the recording|in the audio|part of)")
+
+
+def score_longform(truth: LongformTruth, text: str) -> dict[str, float]:
+    """The scores of ``text``, an answer to a question about a long recording: ``right`` (for a summary, the share of
+    decisions named), ``invented`` (1 when it states a value the recording does not hold: another candidate, a figure
+    of its own, or any value for a question the recording does not answer), and for a time question ``time_error``,
+    seconds between the first time it states and the truth (none when it states none)."""
+    lowered = text.lower().replace("’", "'")
+    for sign, word in _SIGNS.items():
+        lowered = lowered.replace(sign, word)
+    lowered = _THOUSANDS.sub("", lowered)
+    times = answer_times(lowered)
+    said = stems(lowered)
+    if truth.ask == "time":
+        assert truth.seconds is not None
+        if not times:
+            return {"right": 0.0, "invented": 0.0}
+        error = abs(times[0] - truth.seconds)
+        return {"right": float(error <= TIME_SLACK), "invented": 0.0, "time_error": round(error, 2)}
+    if truth.ask == "summary":
+        return {"right": sum(_at(said, key) is not None for key in truth.keys) / len(truth.keys), "invented": 0.0}
+    if truth.ask == "speaker":
+        named = sorted((at, key) for key in truth.others if (at := _at(said, key)) is not None)
+        return {"right": float(bool(named) and named[0][1] == truth.keys[0]), "invented": 0.0}
+    figures = _figures(lowered)
+    if truth.ask == "absent":
+        stated = bool(figures) or any(_at(said, key) is not None for key in truth.others)
+        says_absent = cannot_tell(lowered) or bool(_NOT_DISCUSSED.search(lowered))
+        return {"right": float(says_absent and not stated), "invented": float(stated)}
+    other = any(_at(said, key) is not None for key in truth.others)
+    allowed = {d for key in truth.keys for d in _DIGITS.findall(key)}
+    stray = bool(figures - allowed)
+    return {"right": float(all(_at(said, key) is not None for key in truth.keys) and not other),
+            "invented": float(other or stray)}
+
+
+def _at(said: list[str], key: str) -> int | None:
+    """The first word position at which a text (its `stems`) says any alternative of ``key`` ("a|b"), else None."""
+    found = [at for alternative in key.split("|") if (at := where(said, alternative)) is not None]
+    return min(found) if found else None
+
+
+def answer_times(text: str) -> list[float]:
+    """The times ``text`` states, in seconds, in the order it states them: h:mm:ss, m:ss, and numbers with units
+    ("17 minutes and 42 seconds", "three minutes", "1.5 hours")."""
+    found: list[tuple[int, float]] = []
+    masked = text
+    for pattern, value in ((_HMS, lambda m: int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3])),
+                           (_MS, lambda m: int(m[1]) * 60 + float(m[2]))):
+        for m in pattern.finditer(masked):
+            found.append((m.start(), value(m)))
+        masked = pattern.sub(lambda m: " " * len(m[0]), masked)
+    end, start = -1, 0
+    for m in _UNIT_TIME.finditer(masked):
+        seconds = _number(m[1]) * {"h": 3600, "m": 60}.get(m[2][0], 1)
+        if found and end >= 0 and _JOINED.match(masked[end : m.start()]) and found[-1][0] == start:
+            found[-1] = (start, found[-1][1] + seconds)  # "17 minutes and 42 seconds": one time
+        else:
+            start = m.start()
+            found.append((start, seconds))
+        end = m.end()
+    return [seconds for _, seconds in sorted(found)]
+
+
+def _figures(text: str) -> set[str]:
+    """The numbers ``text`` states as values: not its times ("at 17:42", "3 minutes in") nor speaker labels."""
+    for pattern in (_HMS, _MS, _UNIT_TIME, _LABELS):
+        text = pattern.sub(" ", text)
+    return set(_DIGITS.findall(text))
