@@ -96,7 +96,7 @@ def load(path: str | Path, max_duration: float | None = None) -> Audio:
 def _finish(mono: np.ndarray, rate: int, channels: int, digest: str, path: Path | None) -> Audio:
     if len(mono) == 0:
         raise AudioError(f"audio has no samples (zero length){_where(path)}")
-    return Audio(_resample(mono.astype(np.float32), rate), len(mono) / rate, rate, channels, digest, path)
+    return Audio(_resample(mono.astype(np.float32, copy=False), rate), len(mono) / rate, rate, channels, digest, path)
 
 
 def _where(path: Path | None) -> str:

@@ -37,7 +37,7 @@ EPILOG = """examples:
 environment:
   SPEECH_COPILOT_CACHE         cache folder (default ~/.cache/speech-copilot)
   SPEECH_COPILOT_MODEL_DIR     folder of model files or parts, tried before any package
-  SPEECH_COPILOT_MAX_DURATION  longest accepted input, in seconds (default 3600)
+  SPEECH_COPILOT_MAX_DURATION  longest accepted input, in seconds (default 10800: 3 hours)
   SPEECH_COPILOT_CACHE_MB      largest size of the kept tool outputs, in MB (default 500)
   SPEECH_COPILOT_MAX_QUESTION  longest accepted question, in characters (default 4000)
   SPEECH_COPILOT_ALLOW_NETWORK set to 1 to let the model store use hub URLs
