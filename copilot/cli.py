@@ -41,6 +41,7 @@ environment:
   SPEECH_COPILOT_CACHE_MB      largest size of the kept tool outputs, in MB (default 500)
   SPEECH_COPILOT_MAX_QUESTION  longest accepted question, in characters (default 4000)
   SPEECH_COPILOT_ALLOW_NETWORK set to 1 to let the model store use hub URLs
+  SPEECH_COPILOT_PROGRESS      auto (a bar on a terminal), on (also plain lines in a log) or off
   SPEECH_COPILOT_API_KEY       Bearer key that copilot serve requires on /v1
   SPEECH_COPILOT_BACKENDS      per-family backends, e.g. asr=openai-whisper:/m/small.pt,tags=panns:/m/Cnn14.pth
 """
