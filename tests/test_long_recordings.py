@@ -82,6 +82,15 @@ def test_asr_in_windows_of_a_range_counts_times_from_the_clip_start(
     assert SECOND_AT < elephants.start < SECOND_AT + 2.0 and "children" not in out.text.lower()
 
 
+def test_language_id_in_windows_reads_on_until_it_has_speech(two_windows: Audio, monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = asr.language_id({}, {"audio1": two_windows})
+    monkeypatch.setattr(asr, "WINDOW", 30.0)
+    monkeypatch.setattr(asr, "SEARCH", 10.0)
+    windowed = asr.language_id({}, {"audio1": two_windows})  # the first window's 5 s of speech are not enough
+    assert windowed.languages[0].code == whole.languages[0].code == "en"
+    assert abs(windowed.speech_seconds - whole.speech_seconds) < 0.5 and whole.speech_seconds > 7
+
+
 def test_voice_activity_read_in_blocks_gives_the_whole_clip_probabilities(
     two_windows: Audio, monkeypatch: pytest.MonkeyPatch
 ) -> None:

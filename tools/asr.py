@@ -111,7 +111,10 @@ class LanguageScore(BaseModel):
 
 class LanguageIdOutput(ToolOutput):
     languages: list[LanguageScore] = Field(description="likeliest languages first; empty when there is no speech")
-    speech_seconds: float = Field(description="seconds of speech found in the range, padded a little at each end")
+    speech_seconds: float = Field(
+        description="seconds of speech found in the range (past 10 minutes, in its first 10-minute windows that hold "
+        "30 s of it), padded a little at each end"
+    )
 
     def facts(self) -> str:
         if not self.languages:
@@ -269,7 +272,22 @@ def asr(args: AsrInput, clips: Clips) -> AsrOutput:
     )
 
 
-@tool(version="1", serves=("language",))
+def _first_speech(samples: np.ndarray) -> np.ndarray:
+    """The speech faster-whisper's VAD finds in ``samples``, joined: in the whole of a clip of at most `WINDOW`
+    seconds; in a longer one, a window (`quiet_cuts`) at a time until 30 s of speech are found, so neither the VAD nor
+    Whisper's features run over hours of audio to judge the first 30 s."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    parts: list[np.ndarray] = []
+    for a, b in itertools.pairwise(quiet_cuts(samples)):
+        window = samples[a:b]
+        parts += [window[c["start"] : c["end"]] for c in get_speech_timestamps(window, VadOptions())]
+        if sum(len(p) for p in parts) >= 30 * SAMPLE_RATE:
+            break
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+@tool(version="2", serves=("language",))
 def language_id(args: LanguageIdInput, clips: Clips) -> LanguageIdOutput:
     """Identify the spoken language: the likeliest languages with their probabilities.
 
@@ -281,14 +299,11 @@ def language_id(args: LanguageIdInput, clips: Clips) -> LanguageIdOutput:
     a barking dog can still be taken for speech and get a language.
     A probability below 0.5 means an uncertain call (very short, unclear, synthetic or mixed-language
     speech); closely related languages can be confused. It says nothing about accent or dialect."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
     audio = args.clip(clips)
     with whisper_lock:
-        chunks = get_speech_timestamps(audio.samples, VadOptions())
-        if not chunks:
+        speech = _first_speech(audio.samples)
+        if not len(speech):
             return LanguageIdOutput(languages=[], speech_seconds=0.0)
-        speech = np.concatenate([audio.samples[c["start"] : c["end"]] for c in chunks])
         _, _, probs = backends.load("asr").detect_language(audio=speech)
     scores = [LanguageScore(code=c, name=LANGUAGES.get(c, c), probability=round(p, 3)) for c, p in probs[: args.top_k]]
     return LanguageIdOutput(languages=scores, speech_seconds=round(len(speech) / SAMPLE_RATE, 3))
