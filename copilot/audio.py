@@ -20,6 +20,7 @@ SAMPLE_RATE = 16_000
 MIN_RATE, MAX_RATE = 1_000, 192_000
 MAX_CHANNELS = 64  # 7.1.4 surround has 12 channels, 6th-order ambisonics 49; each one is decoded before the mix
 _BLOCK = 1 << 20  # samples (frames x channels) read from soundfile at a time
+_PREALLOCATE = 1 << 27  # samples (512 MB, 2.3 hours at 16 kHz) set aside for the length a header claims, at most
 # mp3 goes to PyAV: libsndfile's mpg123 prints warnings straight to stderr on damaged files
 _SOUNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".au"}
 
@@ -74,7 +75,8 @@ def load(path: str | Path, max_duration: float | None = None) -> Audio:
     more than ``max_duration`` seconds (default: the ``max_duration`` setting) of samples. The length is counted as
     the samples are decoded, and decoding stops as soon as it passes the limit, whatever the header claims; each
     block is mixed to mono as it comes, so decoding holds at most ``max_duration`` seconds of mono samples at the
-    source rate (twice that while they are joined), never all the channels.
+    source rate, written into one array sized from the header's claim (twice that only while the array grows, when the
+    header understated the length), never all the channels.
     """
     path = Path(path)
     limit = Settings.from_env().max_duration if max_duration is None else max_duration
@@ -96,7 +98,7 @@ def load(path: str | Path, max_duration: float | None = None) -> Audio:
 def _finish(mono: np.ndarray, rate: int, channels: int, digest: str, path: Path | None) -> Audio:
     if len(mono) == 0:
         raise AudioError(f"audio has no samples (zero length){_where(path)}")
-    return Audio(_resample(mono.astype(np.float32), rate), len(mono) / rate, rate, channels, digest, path)
+    return Audio(_resample(mono.astype(np.float32, copy=False), rate), len(mono) / rate, rate, channels, digest, path)
 
 
 def _where(path: Path | None) -> str:
@@ -137,19 +139,40 @@ def _decode_soundfile(path: Path, limit: float) -> tuple[np.ndarray, int, int] |
             rate, channels = file.samplerate, file.channels
             _check_format(rate, channels, path)
             _check_length(file.frames / rate, limit, path)
-            chunks: list[np.ndarray] = []
-            frames = 0
+            mono = _Mono(file.frames)
             while len(block := file.read(max(1, _BLOCK // channels), dtype="float32", always_2d=True)):
-                frames += len(block)
-                _check_length(frames / rate, limit, path, at_least=True)
-                chunks.append(block.mean(axis=1))
+                _check_length((len(mono) + len(block)) / rate, limit, path, at_least=True)
+                mono.append(block.mean(axis=1))
     except (sf.LibsndfileError, RuntimeError):
         return None
-    return _join(chunks), rate, channels
+    return mono.samples(), rate, channels
 
 
-def _join(chunks: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+class _Mono:
+    """Mono samples written block by block into one array, sized from the length the header claims (at most
+    `_PREALLOCATE` samples) and doubled whenever the blocks outgrow it: a file whose header is right is held once,
+    never as blocks and their join."""
+
+    def __init__(self, claimed: int):
+        self._data = np.empty(min(max(claimed, 0), _PREALLOCATE), np.float32)
+        self._length = 0
+
+    def __len__(self) -> int:
+        return self._length
+
+    def append(self, block: np.ndarray) -> None:
+        end = self._length + len(block)
+        if end > len(self._data):
+            grown = np.empty(max(end, 2 * len(self._data)), np.float32)
+            grown[: self._length] = self._data[: self._length]
+            self._data = grown
+        self._data[self._length : end] = block
+        self._length = end
+
+    def samples(self) -> np.ndarray:
+        """The samples written; copied out when they fill under half the array (a header that overstated)."""
+        kept = self._data[: self._length]
+        return kept if 2 * self._length >= len(self._data) else kept.copy()
 
 
 def _resample(mono: np.ndarray, rate: int) -> np.ndarray:
@@ -180,21 +203,21 @@ def _decode_av(path: Path, limit: float) -> tuple[np.ndarray, int, int]:
         _check_format(rate, channels, path)
         if stream.duration and stream.time_base:
             _check_length(float(stream.duration * stream.time_base), limit, path)  # a claim: the frames are counted too
-        chunks: list[np.ndarray] = []
-        frames = 0
+        claimed = round(stream.duration * stream.time_base * rate) if stream.duration and stream.time_base else 0
+        mono = _Mono(claimed)
         try:
             for frame in container.decode(stream):
                 array = frame.to_ndarray()
                 # planar formats are (channels, n); packed ones are (1, n * channels)
                 array = array.reshape(-1, channels) if not frame.format.is_planar else array.T
-                frames += len(array)
                 # past the limit even without the encoder's padding, which is trimmed below
-                _check_length((frames - (stream.codec_context.frame_size or 0)) / rate, limit, path, at_least=True)
-                chunks.append(np.ascontiguousarray(_to_float(array)).mean(axis=1))
+                frames = len(mono) + len(array) - (stream.codec_context.frame_size or 0)
+                _check_length(frames / rate, limit, path, at_least=True)
+                mono.append(np.ascontiguousarray(_to_float(array)).mean(axis=1))
         except (av.error.FFmpegError, ValueError) as exc:  # ValueError: a sample format or layout numpy cannot take
             reason = exc.strerror if isinstance(exc, av.error.FFmpegError) and exc.strerror else exc
             raise AudioError(f"cannot decode the {stream.codec_context.name} audio in {path}: {reason}") from None
-        data = _join(chunks)
+        data = mono.samples()
         if stream.duration and stream.time_base:  # read while the container is open (PyAV 18 refuses after)
             # encoders pad the last frame (AAC to 1024 samples); the container's duration says where the sound ends
             padding = len(data) - round(stream.duration * stream.time_base * rate)

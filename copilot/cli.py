@@ -37,10 +37,11 @@ EPILOG = """examples:
 environment:
   SPEECH_COPILOT_CACHE         cache folder (default ~/.cache/speech-copilot)
   SPEECH_COPILOT_MODEL_DIR     folder of model files or parts, tried before any package
-  SPEECH_COPILOT_MAX_DURATION  longest accepted input, in seconds (default 3600)
+  SPEECH_COPILOT_MAX_DURATION  longest accepted input, in seconds (default 10800: 3 hours)
   SPEECH_COPILOT_CACHE_MB      largest size of the kept tool outputs, in MB (default 500)
   SPEECH_COPILOT_MAX_QUESTION  longest accepted question, in characters (default 4000)
   SPEECH_COPILOT_ALLOW_NETWORK set to 1 to let the model store use hub URLs
+  SPEECH_COPILOT_PROGRESS      auto (a bar on a terminal), on (also plain lines in a log) or off
   SPEECH_COPILOT_API_KEY       Bearer key that copilot serve requires on /v1
   SPEECH_COPILOT_BACKENDS      per-family backends, e.g. asr=openai-whisper:/m/small.pt,tags=panns:/m/Cnn14.pth
 """

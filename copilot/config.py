@@ -41,7 +41,9 @@ class Settings(BaseModel):
     model_dir: Path | None = Field(
         None, description="a folder holding model files or parts by name, tried before any package"
     )
-    max_duration: float = Field(3600.0, gt=0, allow_inf_nan=False, description="longest input audio accepted, in seconds")
+    max_duration: float = Field(
+        10800.0, gt=0, allow_inf_nan=False, description="longest input audio accepted, in seconds (3 hours)"
+    )
     max_question_chars: int = Field(4000, gt=0, description="longest question accepted, in characters")
     heads_dir: Path | None = Field(None, description="where `copilot learn` writes heads (default: <cache_dir>/heads)")
     allow_network: bool = Field(False, description="allow downloads from model hubs (never needed by default)")

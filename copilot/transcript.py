@@ -68,7 +68,8 @@ def transcript(
 ) -> Transcript:
     """The transcript of ``audio``, with each word and segment given a speaker when ``speakers``.
 
-    ``cache`` defaults to the tool cache of the cache folder; ``progress`` reports each tool's time on stderr. Without
+    ``cache`` defaults to the tool cache of the cache folder; ``progress`` reports each tool's time on stderr (a tool
+    running long also shows its own progress there, see `copilot.progress`). Without
     speakers, diarization does not run. The language is Whisper's detection from the first 30 s of speech."""
     from copilot.cache import ToolCache
     from copilot.tools.asr import AsrInput, AsrOutput, asr
@@ -92,13 +93,15 @@ def _cached(tool: Tool, args: ToolInput, clips: Clips, cache: ToolCache, progres
     """The tool's output on ``clips``: from the cache when kept there (`ToolCache.read`), else run and kept."""
     key, started = cache.key(tool, args, clips), time.perf_counter()
     output = cache.read(tool, key)
-    if progress:
-        print(f"  {tool.name}: {'kept output' if output else 'running'} ...", file=sys.stderr, end="", flush=True)
+    kept = output is not None
     if output is None:
+        if progress:  # a line of its own: the tool's progress bar (`copilot.progress`) goes below it
+            print(f"  {tool.name}: running ...", file=sys.stderr, flush=True)
         output = tool(args, clips)
         cache.keep(key, tool.name, output)
     if progress:
-        print(f" {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        done = "kept output" if kept else "done"
+        print(f"  {tool.name}: {done} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return output
 
 

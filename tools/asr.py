@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -13,6 +14,7 @@ from pydantic import BaseModel, Field
 from copilot import backends, models
 from copilot.audio import SAMPLE_RATE, Audio
 from copilot.errors import ToolError
+from copilot.progress import progress
 from copilot.tool import Attribute, Clips, Findings, Segment, SpanInput, ToolOutput, tool
 
 if TYPE_CHECKING:
@@ -47,6 +49,9 @@ MAX_TOKENS_PER_SECOND = 20
 LOW_CONFIDENCE = 0.5
 LABEL_PROBABILITY = 0.1  # language_id's labels go down to this: an unsure top language is still the best guess
 whisper_lock = threading.Lock()  # one Whisper call at a time: the ASR tools share the model
+WINDOW = 600.0  # seconds: a longer clip is transcribed a window at a time...
+SEARCH = 30.0  # ...each cut at the quietest moment of the last this many seconds of the window
+BATCH = 4  # 30 s pieces of speech decoded at once: on 2 cores as fast as 8 and 220 MB lighter (docs/benchmarks.md)
 
 
 class AsrInput(SpanInput):
@@ -101,7 +106,10 @@ class LanguageScore(BaseModel):
 
 class LanguageIdOutput(ToolOutput):
     languages: list[LanguageScore] = Field(description="likeliest languages first; empty when there is no speech")
-    speech_seconds: float = Field(description="seconds of speech found in the range, padded a little at each end")
+    speech_seconds: float = Field(
+        description="seconds of speech found in the range (past 10 minutes, in its first 10-minute windows that hold "
+        "30 s of it), padded a little at each end"
+    )
 
     def findings(self) -> Findings:
         attribute = Attribute(name="spoken language", values=sorted(set(LANGUAGES.values())))
@@ -149,12 +157,70 @@ def looks_like_loop(text: str, tokens: int, seconds: float, previous: str) -> bo
     )
 
 
+def quiet_cuts(samples: np.ndarray) -> list[int]:
+    """Sample indices cutting ``samples`` into windows of at most `WINDOW` seconds, each cut at the quietest 0.2 s of
+    the last `SEARCH` seconds before the window's longest end (a pause, in speech); the first index is 0, the last the
+    length."""
+    cuts, frame = [0], SAMPLE_RATE // 5
+    while len(samples) - cuts[-1] > WINDOW * SAMPLE_RATE:
+        end = cuts[-1] + round(WINDOW * SAMPLE_RATE)
+        lo = end - round(SEARCH * SAMPLE_RATE) // frame * frame
+        energy = np.square(samples[lo:end], dtype=np.float32).reshape(-1, frame).mean(axis=1)
+        cuts.append(lo + int(energy.argmin()) * frame + frame // 2)
+    return [*cuts, len(samples)]
+
+
+def _transcribe(
+    audio: Audio, language: str | None, word_timestamps: bool
+) -> tuple[list[tuple[float, Any]], str | None, float | None]:
+    """Whisper's segments of ``audio``, each with the offset (seconds) its times count from, the language and that
+    language's probability (None when no speech was heard).
+
+    A clip of at most `WINDOW` seconds is transcribed in one call. A longer one is cut at quiet moments
+    (`quiet_cuts`) into windows transcribed one after another by faster-whisper's batched pipeline (a batch of 30 s
+    pieces of speech at a time), in the language of the first window that holds speech, so its audio features are
+    never held whole.
+    """
+    model = backends.load("asr")
+    options = {"condition_on_previous_text": False, "vad_filter": True, "word_timestamps": word_timestamps}
+    cuts = quiet_cuts(audio.samples)
+    segments: list[tuple[float, Any]] = []
+    if len(cuts) == 2:
+        with progress("asr", audio.duration) as advance:
+            raw, info = model.transcribe(audio.samples, language=language, **options)
+            done = 0.0
+            for s in raw:  # decoding happens while the generator is consumed
+                segments.append((0.0, s))
+                advance(s.end - done)
+                done = s.end
+        spoke = info.duration_after_vad > 0
+        return segments, info.language if spoke else None, info.language_probability if spoke else None
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+    batched = BatchedInferencePipeline(model) if isinstance(model, WhisperModel) else None
+    detected, probability, spoke = language, None, False
+    with progress("asr", audio.duration) as advance:
+        for a, b in itertools.pairwise(cuts):
+            window = audio.samples[a:b]
+            if batched is not None:
+                # without timestamp tokens (its default): one segment a piece of speech, timed by its words when asked;
+                # with them, the pipeline dropped the ends of pieces (twice the deleted words, docs/benchmarks.md)
+                raw, info = batched.transcribe(window, language=detected, batch_size=BATCH, **options)
+            else:
+                raw, info = model.transcribe(window, language=detected, **options)
+            segments += [(a / SAMPLE_RATE, s) for s in raw]
+            if info.duration_after_vad > 0 and not spoke:
+                detected, probability, spoke = info.language, info.language_probability, True
+            advance((b - a) / SAMPLE_RATE)
+    return segments, detected if spoke else None, probability
+
+
 def _time(audio: Audio, t: float) -> float:
     # Whisper's timestamps can overshoot the end of the audio by a frame or two.
     return round(audio.offset + min(max(t, 0.0), audio.duration), 3)
 
 
-@tool(version="1")
+@tool(version="2")
 def asr(args: AsrInput, clips: Clips) -> AsrOutput:
     """Transcribe what is said: the text, its language, timed segments and, on request, word times.
 
@@ -171,44 +237,51 @@ def asr(args: AsrInput, clips: Clips) -> AsrOutput:
     audio = args.clip(clips)
     language = _language_code(args.language) if args.language else None
     with whisper_lock:
-        raw, info = backends.load("asr").transcribe(
-            audio.samples,
-            language=language,
-            condition_on_previous_text=False,
-            vad_filter=True,
-            word_timestamps=args.word_timestamps,
-        )
-        raw = list(raw)  # decoding happens while the generator is consumed
+        raw, detected, probability = _transcribe(audio, language, args.word_timestamps)
     pieces: list[str] = []
     segments: list[TextSegment] = []
     words: list[Word] = []
-    for s in raw:
+    for offset, s in raw:
         text = s.text.strip()
         previous = segments[-1].text if segments else ""
         if not text or looks_like_loop(text, len(s.tokens), s.end - s.start, previous):
             continue
         pieces.append(s.text)
-        segments.append(TextSegment(start=_time(audio, s.start), end=_time(audio, s.end), text=text))
+        segments.append(TextSegment(start=_time(audio, offset + s.start), end=_time(audio, offset + s.end), text=text))
         words += [
             Word(
-                start=_time(audio, w.start),
-                end=_time(audio, w.end),
+                start=_time(audio, offset + w.start),
+                end=_time(audio, offset + w.end),
                 word=w.word.strip(),
                 probability=round(w.probability, 3),
             )
             for w in s.words or []
         ]
-    spoke = info.duration_after_vad > 0
     return AsrOutput(
         text="".join(pieces).strip(),
-        language=info.language if spoke else None,
-        language_probability=round(info.language_probability, 3) if spoke and not language else None,
+        language=detected,
+        language_probability=round(probability, 3) if probability is not None and not language else None,
         segments=segments,
         words=words if args.word_timestamps else None,
     )
 
 
-@tool(version="1", serves=("language",))
+def _first_speech(samples: np.ndarray) -> np.ndarray:
+    """The speech faster-whisper's VAD finds in ``samples``, joined: in the whole of a clip of at most `WINDOW`
+    seconds; in a longer one, a window (`quiet_cuts`) at a time until 30 s of speech are found, so neither the VAD nor
+    Whisper's features run over hours of audio to judge the first 30 s."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    parts: list[np.ndarray] = []
+    for a, b in itertools.pairwise(quiet_cuts(samples)):
+        window = samples[a:b]
+        parts += [window[c["start"] : c["end"]] for c in get_speech_timestamps(window, VadOptions())]
+        if sum(len(p) for p in parts) >= 30 * SAMPLE_RATE:
+            break
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+@tool(version="2", serves=("language",))
 def language_id(args: LanguageIdInput, clips: Clips) -> LanguageIdOutput:
     """Identify the spoken language: the likeliest languages with their probabilities.
 
@@ -220,14 +293,11 @@ def language_id(args: LanguageIdInput, clips: Clips) -> LanguageIdOutput:
     a barking dog can still be taken for speech and get a language.
     A probability below 0.5 means an uncertain call (very short, unclear, synthetic or mixed-language
     speech); closely related languages can be confused. It says nothing about accent or dialect."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
     audio = args.clip(clips)
     with whisper_lock:
-        chunks = get_speech_timestamps(audio.samples, VadOptions())
-        if not chunks:
+        speech = _first_speech(audio.samples)
+        if not len(speech):
             return LanguageIdOutput(languages=[], speech_seconds=0.0)
-        speech = np.concatenate([audio.samples[c["start"] : c["end"]] for c in chunks])
         _, _, probs = backends.load("asr").detect_language(audio=speech)
     scores = [LanguageScore(code=c, name=LANGUAGES.get(c, c), probability=round(p, 3)) for c, p in probs[: args.top_k]]
     return LanguageIdOutput(languages=scores, speech_seconds=round(len(speech) / SAMPLE_RATE, 3))

@@ -30,7 +30,7 @@ from copilot.tools.vad import speech_segments
 
 STEP = 0.2  # seconds between windows
 MAX_WINDOWS = 3000  # beyond this many the step grows, to bound clustering time and memory...
-MAX_STEP = 0.8  # ...up to half a window, so windows still cover all the speech
+MAX_STEP = 0.8  # ...up to half a window, so windows still cover all the speech (past that, see `_cluster`)
 SMOOTH = 0.2  # seconds either side over which window embeddings are averaged
 DISTANCE = 0.26  # average-linkage cosine distance at which clusters stop merging (see docs/benchmarks.md)
 MIN_SHARE = 0.15  # share of the clip's speech below which a cluster is folded into its nearest neighbour...
@@ -117,27 +117,34 @@ def _smooth(embeddings: np.ndarray, centres: np.ndarray) -> np.ndarray:
 
 
 def _cluster(embeddings: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """A speaker label per window: agglomerative clusters, small ones folded in, windows moved to the nearest centre."""
+    """A speaker label per window: agglomerative clusters, small ones folded in, windows moved to the nearest centre.
+
+    Over `MAX_WINDOWS` windows (a long recording), the clusters are found on `MAX_WINDOWS` windows spread evenly over
+    it, and every window then goes to the nearest of their centres: average linkage holds a distance for every pair
+    of windows, which for the 9,000 windows of two hours of speech would be 320 MB."""
     if len(embeddings) < 2:
         return np.zeros(len(embeddings), int)
     from sklearn.cluster import AgglomerativeClustering
 
+    sample = np.unique(np.linspace(0, len(embeddings) - 1, min(len(embeddings), MAX_WINDOWS)).round().astype(int))
+    points, seconds_of = embeddings[sample], weights[sample] * (weights.sum() / weights[sample].sum())
     labels = AgglomerativeClustering(
         n_clusters=None, metric="cosine", linkage="average", distance_threshold=DISTANCE
-    ).fit_predict(embeddings)
+    ).fit_predict(points)
     enough = min(MIN_SPEAKER, MIN_SHARE * weights.sum())
     while True:
         ids = np.unique(labels)
-        seconds = np.array([weights[labels == k].sum() for k in ids])
+        seconds = np.array([seconds_of[labels == k].sum() for k in ids])
         if len(ids) == 1 or seconds.min() >= enough:
             break
         small = ids[seconds.argmin()]
         others = ids[ids != small]
-        similarity = _centres(embeddings, labels, others) @ embeddings[labels == small].mean(axis=0)
+        similarity = _centres(points, labels, others) @ points[labels == small].mean(axis=0)
         labels[labels == small] = others[similarity.argmax()]
     for _ in range(3):
         ids = np.unique(labels)
-        labels = ids[(embeddings @ _centres(embeddings, labels, ids).T).argmax(axis=1)]
+        labels = ids[(embeddings @ _centres(points, labels, ids).T).argmax(axis=1)]
+        points = embeddings
     return labels
 
 
@@ -160,7 +167,7 @@ def _turns(segments: list[Segment], frames: list[np.ndarray], labels: list[np.nd
     return turns
 
 
-@tool(version="2", serves=("how many people", "how many speakers", "how many voices", "who speaks", "number of speakers"))
+@tool(version="3", serves=("how many people", "how many speakers", "how many voices", "who speaks", "number of speakers"))
 def diarization(args: SpanInput, clips: Clips) -> DiarizationOutput:
     """Who spoke when: how many different people speak, their turns with start and end times, and
     each one's total speaking time.

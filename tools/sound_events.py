@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from copilot import backends, models
 from copilot.audio import SAMPLE_RATE, Audio
 from copilot.files import atomic_write
+from copilot.progress import progress
 from copilot.tool import Attribute, Clips, Findings, Segment, SpanInput, ToolOutput, tool
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ WINDOW, HOP, FFT = 400, 160, 512  # 25 ms periodic Hann window, 10 ms hop, FFT o
 MEL_BANDS, MEL_LOW, MEL_HIGH = 64, 125.0, 7500.0
 LOG_OFFSET = 0.001
 PATCH, PATCH_HOP = 96, 48  # frames: 0.96 s patches every 0.48 s
+BLOCK = 125  # patches scored at a time (60 s)
 PATCH_SECONDS, PATCH_HOP_SECONDS = PATCH * HOP / SAMPLE_RATE, PATCH_HOP * HOP / SAMPLE_RATE
 # The int8 model's own quantisation, read from its initializers audio_scale/audio_zero_point and
 # class_scores_scale/class_scores_zero_point (the zip is sha256-pinned, so they cannot drift).
@@ -195,7 +197,8 @@ def _mel_matrix() -> np.ndarray:
 
 def log_mel_patches(samples: np.ndarray) -> np.ndarray:
     """YAMNet's input, (patches, 96 frames, 64 bands); the clip is zero-padded to whole patches as YAMNet does,
-    so a clip shorter than one patch still gives one."""
+    so a clip shorter than one patch still gives one. It holds the whole spectrogram: `patch_scores` gives it a
+    minute at a time."""
     first = (PATCH - 1) * HOP + WINDOW  # samples one patch needs
     hop = PATCH_HOP * HOP
     hops = -(-max(len(samples) - first, 0) // hop)
@@ -203,24 +206,27 @@ def log_mel_patches(samples: np.ndarray) -> np.ndarray:
     padded[: len(samples)] = samples
     frames = np.lib.stride_tricks.sliding_window_view(padded, WINDOW)[::HOP]
     window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(WINDOW) / WINDOW)).astype(np.float32)  # periodic Hann
-    chunk = 6000  # frames (60 s) at a time, so an hour-long clip never holds its whole spectrogram
-    log_mel = np.concatenate(
-        [
-            np.log(np.abs(np.fft.rfft(frames[i : i + chunk] * window, FFT)) @ _mel_matrix() + LOG_OFFSET)
-            for i in range(0, len(frames), chunk)
-        ]
-    )
+    log_mel = np.log(np.abs(np.fft.rfft(frames * window, FFT)) @ _mel_matrix() + LOG_OFFSET)
     return np.lib.stride_tricks.sliding_window_view(log_mel, PATCH, axis=0)[::PATCH_HOP].transpose(0, 2, 1)
 
 
 def patch_scores(samples: np.ndarray) -> np.ndarray:
-    """YAMNet's 521 class scores (0 to 1) for every 0.96 s patch, one patch every 0.48 s."""
+    """YAMNet's 521 class scores (0 to 1) for every 0.96 s patch, one patch every 0.48 s.
+
+    The clip is read `BLOCK` patches (60 s) at a time, each block's samples exactly those its patches cover, so the
+    spectrogram of a long clip is never held whole and the patches are those of the whole clip."""
     session, names = _model()
-    quantised = np.clip(np.round(log_mel_patches(samples) / IN_SCALE + IN_ZERO), 0, 255).astype(np.uint8)
-    out = np.empty((len(quantised), len(names)), np.uint8)
-    with _lock:
-        for i, patch in enumerate(quantised):
-            out[i] = session.run(None, {"audio": patch[None, None]})[0][0]
+    first, hop = (PATCH - 1) * HOP + WINDOW, PATCH_HOP * HOP  # samples of the first patch, and between patches
+    count = 1 + -(-max(len(samples) - first, 0) // hop)  # as `log_mel_patches` pads: one patch at least
+    out = np.empty((count, len(names)), np.uint8)
+    with _lock, progress("sound events", len(samples) / SAMPLE_RATE) as advance:
+        for k in range(0, count, BLOCK):
+            stop = min(k + BLOCK, count)
+            patches = log_mel_patches(samples[k * hop : (stop - 1) * hop + first])
+            quantised = np.clip(np.round(patches / IN_SCALE + IN_ZERO), 0, 255).astype(np.uint8)
+            for i, patch in enumerate(quantised):
+                out[k + i] = session.run(None, {"audio": patch[None, None]})[0][0]
+            advance((stop - k) * hop / SAMPLE_RATE)
     return 1 / (1 + np.exp(-OUT_SCALE * (out.astype(np.float64) - OUT_ZERO)))
 
 

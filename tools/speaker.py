@@ -26,6 +26,7 @@ from pydantic import Field
 from copilot import backends, models
 from copilot.audio import SAMPLE_RATE, Audio
 from copilot.errors import NothingToMeasure, ToolError
+from copilot.progress import progress
 from copilot.tool import Clips, Findings, Segment, SpanInput, ToolOutput, tool
 from copilot.tools.vad import speech_segments
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 HOP = SAMPLE_RATE // 100  # samples between mel frames (10 ms)
 PARTIAL_FRAMES = 160  # mel frames in one window (1.6 s), the length the encoder was trained on
+BLOCK_FRAMES = 6000  # mel frames (60 s) diarization's windows are encoded from at a time
 MIN_SPEECH = 1.0  # seconds of detected speech needed for a usable embedding
 TARGET_DBFS = -30.0  # Resemblyzer's loudness target: quieter speech is raised to it, louder left alone
 THRESHOLD_SHORT, THRESHOLD_LONG = 0.725, 0.82  # same-speaker cosine thresholds, see docs/benchmarks.md
@@ -59,11 +61,14 @@ def _encoder() -> torch.nn.ModuleDict:
         return _load_encoder()
 
 
-def _mel(samples: np.ndarray) -> np.ndarray:
-    """Resemblyzer's front end: 40-band mel power spectrogram (not log), 25 ms window, 10 ms hop; (frames, 40)."""
+def _mel(samples: np.ndarray, center: bool = True) -> np.ndarray:
+    """Resemblyzer's front end: 40-band mel power spectrogram (not log), 25 ms window, 10 ms hop; (frames, 40).
+    With ``center`` the frames are centred every 10 ms from the first sample, the samples zero-padded at both ends."""
     import librosa
 
-    mel = librosa.feature.melspectrogram(y=samples, sr=SAMPLE_RATE, n_fft=400, hop_length=HOP, n_mels=40)
+    mel = librosa.feature.melspectrogram(
+        y=samples, sr=SAMPLE_RATE, n_fft=400, hop_length=HOP, n_mels=40, center=center
+    )
     return mel.astype(np.float32).T
 
 
@@ -154,19 +159,71 @@ def partial_embeddings(audio: Audio, segments: list[Segment], step: float = 0.8)
 
     Returns ``(times, embeddings)``: each window's start and end in seconds of the original clip, shape
     (n, 2), ordered by segment, and unit-length embeddings, shape (n, 256). A segment shorter than a
-    window gets one window centred on it, so it carries some of its surroundings.
+    window gets one window centred on it, so it carries some of its surroundings. The windows are encoded a block
+    of `BLOCK_FRAMES` at a time, from the mel frames of that block alone (the frames of the whole clip's mel), so a
+    long clip's spectrogram is never held whole.
     """
     if not segments:
         return np.zeros((0, 2)), np.zeros((0, 256), np.float32)
-    mel = _mel_of(audio.samples, _gain(speech_samples(audio, segments)))
+    total = max(len(audio.samples) // HOP + 1, PARTIAL_FRAMES)  # frames of the whole clip's (padded) mel
+    gain = _gain_of(audio, segments)
     hop = max(_frame(step), 1)
     starts = [
         s
         for seg in segments
-        for s in _starts(_frame(seg.start - audio.offset), _frame(seg.end - audio.offset), hop, len(mel))
+        for s in _starts(_frame(seg.start - audio.offset), _frame(seg.end - audio.offset), hop, total)
     ]
     times = audio.offset + np.array([[s, s + PARTIAL_FRAMES] for s in starts]) * HOP / SAMPLE_RATE
-    return times, _encode(mel, starts)
+    embeddings = []
+    with progress("speaker embeddings", len(starts), "windows") as advance:
+        for block in _blocks(starts):
+            first = min(block)
+            mel = _mel_frames(audio.samples, gain, first, max(block) + PARTIAL_FRAMES)
+            embeddings.append(_encode(mel, [s - first for s in block]))
+            advance(len(block))
+    return times, np.concatenate(embeddings)
+
+
+def _blocks(starts: list[int]) -> list[list[int]]:
+    """``starts`` cut, in order, into runs whose windows span at most `BLOCK_FRAMES` mel frames."""
+    blocks: list[list[int]] = []
+    lo = hi = 0
+    for s in starts:
+        if blocks and max(hi, s) + PARTIAL_FRAMES - min(lo, s) <= BLOCK_FRAMES:
+            blocks[-1].append(s)
+            lo, hi = min(lo, s), max(hi, s)
+        else:
+            blocks.append([s])
+            lo = hi = s
+    return blocks
+
+
+def _mel_frames(samples: np.ndarray, gain: float, first: int, stop: int) -> np.ndarray:
+    """Frames ``first:stop`` of the mel of the whole of ``samples`` times ``gain`` (`_mel_of`: frames centred every
+    10 ms, the clip zero-padded by half a window at each end, and zero frames past its end), computed from the
+    samples those frames cover only."""
+    half = 200  # samples: half of the 400-sample window
+    last = min(stop, len(samples) // HOP + 1) - 1  # the last frame the clip has
+    if last < first:
+        return np.zeros((stop - first, 40), np.float32)
+    lo, hi = first * HOP - half, last * HOP + half  # the samples frames first..last cover
+    piece = np.zeros(hi - lo, np.float32)
+    a, b = max(lo, 0), min(hi, len(samples))
+    piece[a - lo : b - lo] = samples[a:b] * np.float32(gain)
+    mel = _mel(piece, center=False)
+    return np.pad(mel, ((0, stop - first - len(mel)), (0, 0)))
+
+
+def _gain_of(audio: Audio, segments: Sequence[Segment]) -> float:
+    """`_gain` of the speech in ``segments``, summed segment by segment rather than joined."""
+    squares, count = 0.0, 0
+    for s in segments:
+        part = audio.samples[_frame(s.start - audio.offset) * HOP : _frame(s.end - audio.offset) * HOP]
+        squares += float(np.sum(np.square(part, dtype=np.float64)))
+        count += len(part)
+    if not count or not squares:
+        return 1.0
+    return max(1.0, 10 ** ((TARGET_DBFS - 10 * np.log10(squares / count)) / 20))
 
 
 def threshold(speech_a: float, speech_b: float) -> float:
