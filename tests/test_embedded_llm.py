@@ -100,3 +100,54 @@ def test_a_transcript_over_the_context_is_cut_to_fit_and_the_answer_says_so(tmp_
 def test_llama_cpp_takes_its_thread_count_from_omp_num_threads_when_set(monkeypatch, given, threads):
     monkeypatch.setenv("OMP_NUM_THREADS", given)
     assert _threads() == threads
+
+
+READ = [
+    "The river ran slowly past the mill while the miller counted his sacks of grain.",
+    "In the evening the children walked home along the old stone wall.",
+    "Snow covered the hills for most of that long and quiet winter.",
+    "The baker's oven was the warmest place in the whole village.",
+    "A traveller arrived one night with a lantern and a heavy coat.",
+    "Nobody could remember when the bridge had last been repaired.",
+    "The fisherman mended his nets by the harbour every Sunday afternoon.",
+    "Apples from the orchard were carried to the market in wooden carts.",
+    "The schoolteacher wrote long letters to her sister in the capital.",
+    "Thunder rolled over the valley and the cattle gathered under the oaks.",
+    "The blacksmith's hammer could be heard from the far end of the street.",
+    "Every spring the swallows returned to nest under the barn roof.",
+    "The old shepherd told stories about wolves that nobody believed.",
+    "A narrow path led from the chapel down to the frozen lake.",
+    "The tailor kept a cat that slept all day in the shop window.",
+    "Lanterns were lit along the quay when the fishing boats came home.",
+]
+FACT = "The festival will be held at the old library on Elm Road."
+
+
+def test_a_long_transcript_is_answered_from_the_passage_that_says_it_with_its_time(tmp_path):
+    """A two-minute espeak-ng recording read into a context too small for its transcript: the answer comes from the
+    retrieved passage, and cites its time."""
+    import subprocess
+
+    import soundfile
+
+    from copilot.answering.passages import clock
+    from copilot.audio import load
+    from copilot.espeak import speak
+    from copilot.tools.asr import asr
+
+    texts = [*READ[:9], FACT, *READ[9:], *READ[::-1], *READ]  # about 3,300 characters of transcript
+    parts = [speak(text, tmp_path / f"{i:02d}.wav", trim="both") for i, text in enumerate(texts)]
+    path = tmp_path / "recording.wav"
+    subprocess.run(["sox", *map(str, parts), str(path)], check=True)
+    at = sum(soundfile.info(str(p)).duration for p in parts[: texts.index(FACT)])
+    audio = load(path)
+    said = asr(asr.parse({}), {"audio1": audio})
+    evidence = [Evidence(step="s1", tool="asr", output=said.model_dump(), findings=said.findings())]
+    llm = EmbeddedLLM(MODEL, n_ctx=768, cache_dir=tmp_path)  # the transcript alone is about 800 of its tokens
+    request = Request(question="Where will the festival be held?", clips={"audio1": audio.duration})
+    draft = answer(request, evidence, llm)
+    assert draft.notes and "searched" in draft.notes[0], (draft.notes, len(said.text))
+    assert "elm road" in draft.text.lower() or "library" in draft.text.lower(), draft.text
+    cited = [clock(s.start) for s in said.segments if "Elm" in s.text or "library" in s.text]
+    assert any(time in draft.text for time in cited), (draft.text, cited, at)
+    assert all(abs(s.start - at) < 12 for s in said.segments if clock(s.start) in draft.text)
