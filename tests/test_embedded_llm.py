@@ -21,6 +21,7 @@ from copilot.planners.embedded import EmbeddedLLM, _threads
 from copilot.question.request import Request
 from copilot.registry import default_registry
 from copilot.tool import Findings
+from tests.corpora import READING
 
 MODEL = "qwen2.5-coder-0.5b"
 SCHEMA = {"type": "object", "properties": {"word": {"type": "string", "maxLength": 12}}, "required": ["word"]}
@@ -98,28 +99,10 @@ def test_a_transcript_over_the_context_is_cut_to_fit_and_the_answer_says_so(tmp_
 
 @pytest.mark.parametrize(("given", "threads"), [("1", 1), ("999", os.cpu_count()), ("", os.cpu_count()), ("x", os.cpu_count())])
 def test_llama_cpp_takes_its_thread_count_from_omp_num_threads_when_set(monkeypatch, given, threads):
-    monkeypatch.setenv("OMP_NUM_THREADS", given)
+    monkeypatch.setenv("OMP_NUM_THREADINGS", given)
     assert _threads() == threads
 
 
-READ = [
-    "The river ran slowly past the mill while the miller counted his sacks of grain.",
-    "In the evening the children walked home along the old stone wall.",
-    "Snow covered the hills for most of that long and quiet winter.",
-    "The baker's oven was the warmest place in the whole village.",
-    "A traveller arrived one night with a lantern and a heavy coat.",
-    "Nobody could remember when the bridge had last been repaired.",
-    "The fisherman mended his nets by the harbour every Sunday afternoon.",
-    "Apples from the orchard were carried to the market in wooden carts.",
-    "The schoolteacher wrote long letters to her sister in the capital.",
-    "Thunder rolled over the valley and the cattle gathered under the oaks.",
-    "The blacksmith's hammer could be heard from the far end of the street.",
-    "Every spring the swallows returned to nest under the barn roof.",
-    "The old shepherd told stories about wolves that nobody believed.",
-    "A narrow path led from the chapel down to the frozen lake.",
-    "The tailor kept a cat that slept all day in the shop window.",
-    "Lanterns were lit along the quay when the fishing boats came home.",
-]
 FACT = "The festival will be held at the old library on Elm Road."
 
 
@@ -135,7 +118,7 @@ def test_a_long_transcript_is_answered_from_the_passage_that_says_it_with_its_ti
     from copilot.espeak import speak
     from copilot.tools.asr import asr
 
-    texts = [*READ[:9], FACT, *READ[9:], *READ[::-1], *READ]  # about 3,300 characters of transcript
+    texts = [*READING[:9], FACT, *READING[9:], *READING[::-1], *READING]  # about 3,300 characters of transcript
     parts = [speak(text, tmp_path / f"{i:02d}.wav", trim="both") for i, text in enumerate(texts)]
     path = tmp_path / "recording.wav"
     subprocess.run(["sox", *map(str, parts), str(path)], check=True)

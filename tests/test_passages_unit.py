@@ -16,16 +16,8 @@ from copilot.question.request import Request
 from copilot.question.times import asks_when_said, time_range, topic
 from copilot.tools.asr import AsrOutput
 from copilot.tools.diarization import DiarizationOutput
+from tests.corpora import READING
 
-READING = [
-    "The river ran slowly past the mill while the miller counted his sacks of grain.",
-    "In the evening the children walked home along the old stone wall.",
-    "Snow covered the hills for most of that long and quiet winter.",
-    "The baker's oven was the warmest place in the whole village.",
-    "A traveller arrived one night with a lantern and a heavy coat.",
-    "Nobody could remember when the bridge had last been repaired.",
-    "The church bell rang twice, then stopped for the rest of the day.",
-]
 MEETING = {  # time (s): (speaker, words)
     165.0: ("S3", "Next item: the marketing plan for the spring launch, which Sara drafted."),
     1065.0: ("S2", "The budget for the festival is forty-two thousand euros, approved by the board."),

@@ -199,7 +199,7 @@ def not_found() -> Draft:
 
 def when_said(request: Request, evidence: list[Evidence]) -> Draft | None:
     """When a long recording's transcript first says what the question asks about ("when do they start talking about
-    the budget?"): the earliest of the best-ranked segments that bear on it, at m:ss; None for another question, or
+    the budget?"): the earliest of the best-ranked segments that bear on it in meaning (else in words), at m:ss; None for another question, or
     a clip of `LONG_CLIP` or less (Whisper's segment times there are left to the LLM, as before)."""
     subject = asks_when_said(request.question)
     found = recording(evidence)
@@ -209,7 +209,8 @@ def when_said(request: Request, evidence: list[Evidence]) -> Draft | None:
     hits = ranked(subject, segments)[:TOP]
     if not hits:
         return not_found()
-    first = segments[min(h.index for h in hits)]
+    strong = [h for h in hits if h.cosine >= MIN_COSINE] or hits  # "market" shares a stem with "marketing" alone
+    first = segments[min(h.index for h in strong)]
     return Draft(text=f"{citation(first, capital=True)}.", answered_by="transcript times")
 
 
