@@ -79,9 +79,9 @@ def transcript(
     clips = {"audio1": audio}
     said = cast(AsrOutput, _cached(asr, AsrInput(word_timestamps=True), clips, cache, progress))
     if not speakers:
-        return Transcript(language=said.language, duration=audio.duration, segments=_segments(said, []), speakers=[])
+        return Transcript(language=said.language, duration=audio.duration, segments=joined(said, []), speakers=[])
     who = cast(DiarizationOutput, _cached(diarization, diarization.parse({}), clips, cache, progress))
-    segments = [piece for segment in _segments(said, who.turns) for piece in _split(segment, said.language)]
+    segments = joined(said, who.turns)
     counts = Counter(w.speaker for s in segments for w in s.words)
     summary = [
         SpeakerSummary(speaker=t.speaker, speaking_time=t.duration, words=counts[t.speaker]) for t in who.speaking_time
@@ -103,6 +103,14 @@ def _cached(tool: Tool, args: ToolInput, clips: Clips, cache: ToolCache, progres
         done = "kept output" if kept else "done"
         print(f"  {tool.name}: {done} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return output
+
+
+def joined(said: AsrOutput, turns: list[Turn]) -> list[TranscriptSegment]:
+    """The ASR segments given the speakers of ``turns``, a segment cut where its words change speaker (the
+    segments as they are without turns)."""
+    if not turns:
+        return _segments(said, [])
+    return [piece for segment in _segments(said, turns) for piece in _split(segment, said.language)]
 
 
 def _segments(said: AsrOutput, turns: list[Turn]) -> list[TranscriptSegment]:

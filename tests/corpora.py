@@ -155,3 +155,24 @@ def rcc_files(data: bytes) -> Iterator[tuple[str, bytes]]:
         yield path, zlib.decompress(blob[4:]) if flags & 0x01 else blob
 
     yield from walk(0, "")
+
+
+READING = [
+    "The river ran slowly past the mill while the miller counted his sacks of grain.",
+    "In the evening the children walked home along the old stone wall.",
+    "Snow covered the hills for most of that long and quiet winter.",
+    "The baker's oven was the warmest place in the whole village.",
+    "A traveller arrived one night with a lantern and a heavy coat.",
+    "Nobody could remember when the bridge had last been repaired.",
+    "The fisherman mended his nets by the harbour every Sunday afternoon.",
+    "Apples from the orchard were carried to the market in wooden carts.",
+    "The schoolteacher wrote long letters to her sister in the capital.",
+    "Thunder rolled over the valley and the cattle gathered under the oaks.",
+    "The blacksmith's hammer could be heard from the far end of the street.",
+    "Every spring the swallows returned to nest under the barn roof.",
+    "The old shepherd told stories about wolves that nobody believed.",
+    "A narrow path led from the chapel down to the frozen lake.",
+    "The tailor kept a cat that slept all day in the shop window.",
+    "Lanterns were lit along the quay when the fishing boats came home.",
+]
+"""Sentences of a read text, unlike each other and unlike a meeting: the filler of a long recording."""

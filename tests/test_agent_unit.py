@@ -578,7 +578,7 @@ def test_the_longest_texts_are_cut_to_one_length_keeping_their_start_and_end():
 def test_measurements_over_the_context_are_cut_to_fit_and_the_answer_says_so(counts):
     llm = SmallContextLLM(context=2048, counts=counts)
     evidence = [Evidence(step="s1", tool="asr", findings=Findings(facts=f"Transcript: {WORDS}"))]
-    reply, notes = complete_fitted(llm, "Answer.", Request(question="What is it about?"), evidence, {}, 200)
+    reply, notes, _ = complete_fitted(llm, "Answer.", Request(question="What is it about?"), evidence, {}, 200)
     assert json.loads(reply.text)["answer"] == "a talk about licences"
     assert len(llm.prompts) >= 2 and len(llm.prompts[-1]) < 4 * 2048
     assert "word0 " in llm.prompts[-1] and "word5999" in llm.prompts[-1]

@@ -21,6 +21,7 @@ from copilot.planners.embedded import EmbeddedLLM, _threads
 from copilot.question.request import Request
 from copilot.registry import default_registry
 from copilot.tool import Findings
+from tests.corpora import READING
 
 MODEL = "qwen2.5-coder-0.5b"
 SCHEMA = {"type": "object", "properties": {"word": {"type": "string", "maxLength": 12}}, "required": ["word"]}
@@ -98,5 +99,38 @@ def test_a_transcript_over_the_context_is_cut_to_fit_and_the_answer_says_so(tmp_
 
 @pytest.mark.parametrize(("given", "threads"), [("1", 1), ("999", os.cpu_count()), ("", os.cpu_count()), ("x", os.cpu_count())])
 def test_llama_cpp_takes_its_thread_count_from_omp_num_threads_when_set(monkeypatch, given, threads):
-    monkeypatch.setenv("OMP_NUM_THREADS", given)
+    monkeypatch.setenv("OMP_NUM_THREADINGS", given)
     assert _threads() == threads
+
+
+FACT = "The festival will be held at the old library on Elm Road."
+
+
+def test_a_long_transcript_is_answered_from_the_passage_that_says_it_with_its_time(tmp_path):
+    """A two-minute espeak-ng recording read into a context too small for its transcript: the answer comes from the
+    retrieved passage, and cites its time."""
+    import subprocess
+
+    import soundfile
+
+    from copilot.answering.passages import clock
+    from copilot.audio import load
+    from copilot.espeak import speak
+    from copilot.tools.asr import asr
+
+    texts = [*READING[:9], FACT, *READING[9:], *READING[::-1], *READING]  # about 3,300 characters of transcript
+    parts = [speak(text, tmp_path / f"{i:02d}.wav", trim="both") for i, text in enumerate(texts)]
+    path = tmp_path / "recording.wav"
+    subprocess.run(["sox", *map(str, parts), str(path)], check=True)
+    at = sum(soundfile.info(str(p)).duration for p in parts[: texts.index(FACT)])
+    audio = load(path)
+    said = asr(asr.parse({}), {"audio1": audio})
+    evidence = [Evidence(step="s1", tool="asr", output=said.model_dump(), findings=said.findings())]
+    llm = EmbeddedLLM(MODEL, n_ctx=768, cache_dir=tmp_path)  # the transcript alone is about 800 of its tokens
+    request = Request(question="Where will the festival be held?", clips={"audio1": audio.duration})
+    draft = answer(request, evidence, llm)
+    assert draft.notes and "searched" in draft.notes[0], (draft.notes, len(said.text))
+    assert "elm road" in draft.text.lower() or "library" in draft.text.lower(), draft.text
+    cited = [clock(s.start) for s in said.segments if "Elm" in s.text or "library" in s.text]
+    assert any(time in draft.text for time in cited), (draft.text, cited, at)
+    assert all(abs(s.start - at) < 12 for s in said.segments if clock(s.start) in draft.text)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from copilot.answering import prompts
+from copilot.answering import passages, prompts
 from copilot.answering.grounding import (
     attribute_named,
     for_the_speaker_asked,
@@ -25,7 +25,7 @@ from copilot.answering.models import Draft
 from copilot.errors import ContextOverflow
 from copilot.evidence import Evidence
 from copilot.llm import LLM, Completion
-from copilot.question.reading import asks_yes_or_no
+from copilot.question.reading import asks_about_content, asks_what_is_said, asks_yes_or_no
 from copilot.question.request import Request
 
 FIT_ATTEMPTS = 4  # answer prompts tried, each with the measurements cut shorter, before the question fails
@@ -53,7 +53,7 @@ def answer(request: Request, evidence: list[Evidence], llm: LLM, part: bool = Fa
         linked = link_options(request, evidence, llm) or choose_for_value(request, evidence, llm)
         if linked is not None:
             return linked
-        completion, notes = complete_fitted(llm, prompts.CHOICE_RULES, request, evidence, prompts.choice_schema(request), 160)
+        completion, notes, _ = complete_fitted(llm, prompts.CHOICE_RULES, request, evidence, prompts.choice_schema(request), 160)
         index, reasoning = _picked(request, completion.text)
         if evidence and all(e.error for e in evidence):  # the pick stands, but no reasoning from a failure passes for evidence
             failures = "; ".join(dict.fromkeys(str(e.error) for e in evidence))
@@ -73,14 +73,20 @@ def answer(request: Request, evidence: list[Evidence], llm: LLM, part: bool = Fa
             return Draft(text=text, answered_by=picked.answered_by, notes=picked.notes)
     elif (measured := measured_open_answer(request.question, evidence)) is not None:
         return measured
+    elif (moment := passages.when_said(request, evidence)) is not None:
+        return moment
     schema = prompts.PART_ANSWER_SCHEMA if part else prompts.ANSWER_SCHEMA
-    completion, notes = complete_fitted(llm, prompts.ANSWER_RULES, request, evidence, schema, 200, part)
+    try:
+        completion, notes, shown = complete_fitted(llm, prompts.ANSWER_RULES, request, evidence, schema, 200, part)
+    except passages.NotInRecording:
+        return passages.not_found()
     reply = json.loads(completion.text)
     if not reply.get("measured", True):
         tools = ", ".join(dict.fromkeys(e.tool for e in evidence)) or "none"
         return Draft(text=f"Not measured: what the tools measured ({tools}) does not tell this.", measured=False, notes=notes)
     text = whole_sentences(reply["answer"].strip(), prompts.ANSWER_CHARS)
-    return Draft(text=ground_numbers(text, request, evidence), notes=notes)
+    checked = ground_numbers(text, request, evidence, passages.quoted_facts(request, evidence, text, shown))
+    return Draft(text=passages.cite(checked, shown) if checked == text else checked, notes=notes)
 
 
 def whole_sentences(text: str, cap: int) -> str:
@@ -94,25 +100,50 @@ def whole_sentences(text: str, cap: int) -> str:
 def complete_fitted(
     llm: LLM, system: str, request: Request, evidence: list[Evidence], schema: dict[str, Any], max_tokens: int,
     part: bool = False,
-) -> tuple[Completion, list[str]]:
-    """The LLM's reply to the answer prompt, and notes; a prompt over the LLM's context is sent again with the
-    measurements cut to fit (an hour's transcript is about three times a 4096-token context), and a note says so."""
+) -> tuple[Completion, list[str], passages.Passages | None]:
+    """The LLM's reply to the answer prompt, notes, and the transcript passages the prompt showed, if any.
+
+    A prompt over the LLM's context is sent again with the transcript shown as the passages that bear on the
+    question (`copilot.answering.passages`), else with the measurements cut to fit (an hour's transcript is about
+    three times a 4096-token context), and a note says so; a question naming a part of a long clip sees that part's
+    passages from the first prompt on. An open question about what is said that no passage bears on raises
+    `passages.NotInRecording`."""
     budget: int | None = None
+    shown = passages.passages(request, evidence, len(prompts.facts_block(evidence))) if passages.needed(request, evidence) else None
     for _ in range(FIT_ATTEMPTS):
-        user = prompts.answer_user(request, evidence, budget, part)
+        user = prompts.answer_user(request, evidence, budget, part, shown)
         try:
             reply = llm.complete([{"role": "system", "content": system}, {"role": "user", "content": user}], schema, max_tokens)
         except ContextOverflow as exc:
-            facts = len(prompts.facts_block(evidence, budget, request.clips))
+            facts = len(prompts.facts_block(evidence, budget, request.clips, shown))
             budget = _smaller_budget(exc, facts, len(system) + len(user), max_tokens)
             if budget < MIN_FACTS:
                 raise ContextOverflow(f"{exc}, even with the measurements cut down", exc.prompt_tokens, exc.context_tokens) from None
+            shown = _within(request, evidence, budget) or shown
             continue
-        if budget is None:
-            return reply, []
+        if budget is None and shown is None:
+            return reply, [], None
         full = len(prompts.facts_block(evidence, None, request.clips))
-        return reply, [f"the measurements were cut from {full:,} to {budget:,} characters to fit the LLM's context"]
+        if shown is not None:
+            note = f"the transcript ({full:,} characters of measurements) was searched for the passages that bear on the question"
+            return reply, [note], shown
+        return reply, [f"the measurements were cut from {full:,} to {budget:,} characters to fit the LLM's context"], None
     raise ContextOverflow(f"the measurements did not fit the LLM's context after {FIT_ATTEMPTS} cuts")
+
+
+def _within(request: Request, evidence: list[Evidence], budget: int) -> passages.Passages | None:
+    """The passages for a facts ``budget``: what the other steps' lines leave of it, at least half; raises
+    `passages.NotInRecording` for an open question about content that nothing in the transcript bears on."""
+    found = passages.recording(evidence)
+    if found is None:
+        return None
+    others = sum(len(e.findings.facts) + 40 for i, e in enumerate(evidence) if i != found[0])
+    shown = passages.passages(request, evidence, max(budget - others, budget // 2))
+    if shown is not None and not shown.found and not request.options and (
+        asks_what_is_said(request.question) or asks_about_content(request.question)
+    ):
+        raise passages.NotInRecording(request.question)
+    return shown
 
 
 def _smaller_budget(exc: ContextOverflow, facts: int, prompt_chars: int, max_tokens: int) -> int:

@@ -334,8 +334,9 @@ def _values(attribute: Attribute, labels: list[str]) -> list[str]:
     return [label for label in labels if normalise(label) in known]
 
 
-def ground_numbers(text: str, request: Request, evidence: list[Evidence]) -> str:
-    """``text``, followed by the tools' own facts when it states a figure that neither a tool nor the question gave.
+def ground_numbers(text: str, request: Request, evidence: list[Evidence], quoted: list[str] | None = None) -> str:
+    """``text``, followed by the tools' own facts (or the ``quoted`` ones in their place, a step's each) when it
+    states a figure that neither a tool nor the question gave.
 
     The LLM is told to copy figures; this keeps an answer honest when it rounds, sums or invents one.
     """
@@ -343,4 +344,5 @@ def ground_numbers(text: str, request: Request, evidence: list[Evidence]) -> str
     known = set(FIGURE.findall(" ".join(sources)))
     if all(n in known for n in FIGURE.findall(text)):
         return text
-    return f"{text} (measured by the tools: {'; '.join(e.findings.facts for e in evidence if e.findings.facts)})"
+    facts = quoted if quoted is not None else [e.findings.facts for e in evidence]
+    return f"{text} (measured by the tools: {'; '.join(f for f in facts if f)})"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from copilot.answering.passages import Passages
 from copilot.evidence import Evidence
 from copilot.question.reading import asks_for_inference
 from copilot.question.request import Request
@@ -36,11 +37,17 @@ and the question asks about something that follows from that {name}. First reaso
 general knowledge about that {name}, then give the best option, with its letter."""
 
 
-def facts_block(evidence: list[Evidence], budget: int | None = None, clips: dict[str, float] | None = None) -> str:
+def facts_block(
+    evidence: list[Evidence], budget: int | None = None, clips: dict[str, float] | None = None, shown: Passages | None = None
+) -> str:
     """The measurements, one line a step, saying which part of a clip a step ran on (``clips``: their durations);
-    with ``budget``, the longest are cut so all fit in that many characters."""
+    the asr step's transcript replaced by the passages ``shown`` of it; with ``budget``, the longest are cut so all
+    fit in that many characters."""
     steps = [_step(e, clips or {}) for e in evidence]
-    lines = [f"[{s}] {e.findings.facts}" if not e.error else f"[{s}] failed: {e.error}" for s, e in zip(steps, evidence, strict=True)]
+    facts = [shown.text if shown is not None and i == shown.step else e.findings.facts for i, e in enumerate(evidence)]
+    lines = [
+        f"[{s}] {fact}" if not e.error else f"[{s}] failed: {e.error}" for s, e, fact in zip(steps, evidence, facts, strict=True)
+    ]
     if budget is not None:
         lines = cut_to_fit(lines, budget)
     return "\n".join(lines) or "(no measurements: every tool failed or none was run)"
@@ -92,14 +99,23 @@ PART_HINT = """Set "measured" to false when none of the measurements above bears
 """Added to a part of a compound question: the part's answer says when its steps measured nothing it asks about."""
 
 
-def answer_user(request: Request, evidence: list[Evidence], budget: int | None = None, part: bool = False) -> str:
-    text = f"Measurements:\n{facts_block(evidence, budget, request.clips)}\n\nQuestion: {request.question}"
+CITE_HINT = """Say where in the recording the answer was said: its time and speaker, as the passage shows them
+("at 17:42, S2 said ..."). If no passage says it, say it was not found in the recording."""
+"""Added when the transcript is shown as passages: the answer cites the passage it rests on."""
+
+
+def answer_user(
+    request: Request, evidence: list[Evidence], budget: int | None = None, part: bool = False, shown: Passages | None = None
+) -> str:
+    text = f"Measurements:\n{facts_block(evidence, budget, request.clips, shown)}\n\nQuestion: {request.question}"
     if request.options:
         text += f"\nOptions: {request.option_text()}"
     elif asks_for_inference(request.question):
         text += f"\n{INFERENCE_HINT}"
     if part:
         text += f"\n{PART_HINT}"
+    if shown is not None and shown.found and not request.options:
+        text += f"\n{CITE_HINT}"
     return text
 
 
