@@ -106,16 +106,16 @@ def decode_audio(part: InputAudio, name: str, max_bytes: int) -> bytes:
     if len(data) > 2 * base64_length(max_bytes):
         raise too_large
     if not data.isascii():
-        raise ApiError(400, f"{name}: input_audio.data is not valid base64", "invalid_base64")
+        raise ApiError(400, f"{name}: its data is not valid base64", "invalid_base64")
     packed = data.encode("ascii").translate(None, _WHITESPACE)
     if len(packed) > base64_length(max_bytes):
         raise too_large
     try:
         raw = base64.b64decode(packed, validate=True)
     except (binascii.Error, ValueError):
-        raise ApiError(400, f"{name}: input_audio.data is not valid base64", "invalid_base64") from None
+        raise ApiError(400, f"{name}: its data is not valid base64", "invalid_base64") from None
     if not raw:
-        raise ApiError(400, f"{name}: input_audio.data is empty", "invalid_audio")
+        raise ApiError(400, f"{name}: its data is empty", "invalid_audio")
     if len(raw) > max_bytes:
         raise too_large
     return raw
