@@ -249,3 +249,40 @@ def test_a_failing_answer_is_a_500_or_an_error_event_with_a_request_id_and_the_s
         request_id = message.split("(request ")[1].split(";")[0]
         logged = [r for r in caplog.records if request_id in r.getMessage()]
         assert logged and "the LLM process died" in str(logged[0].exc_info[1])
+
+
+def transcribe(server: str, clip: bytes, key: str | None = KEY, **fields: object) -> httpx.Response:
+    """``POST /v1/audio/transcriptions`` of ``clip`` as a wav, with ``fields`` in the body."""
+    body = {"file": {"data": base64.b64encode(clip).decode(), "format": "wav"}, **fields}
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return httpx.post(f"{server}/v1/audio/transcriptions", json=body, headers=headers, timeout=600)
+
+
+def test_a_recordings_transcript_comes_as_subtitles_with_its_speakers(server, meeting):
+    """The demo clip (two espeak-ng voices taking turns over rain): srt cues with both speakers and the words said."""
+    reply = transcribe(server, meeting, response_format="srt")
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["content-type"].startswith("application/x-subrip")
+    cues = reply.text.strip().split("\n\n")
+    assert cues[0].startswith("1\n00:00:0") and " --> " in cues[0]
+    lines = [cue.split("\n")[2] for cue in cues]
+    assert {line.split("]")[0] for line in lines} == {"[S1", "[S2"}
+    said = " ".join(lines).lower()
+    assert "picnic" in said and "saturday" in said
+    document = transcribe(server, meeting, response_format="json").json()  # from the kept asr and diarization
+    assert [s["speaker"] for s in document["speakers"]] == ["S1", "S2"] and len(document["segments"]) == len(cues)
+
+
+@pytest.mark.parametrize(
+    "key, fields, status, message",
+    [
+        (KEY, {"response_format": "docx"}, 400, "response_format"),
+        (None, {"response_format": "srt"}, 401, "API key"),
+        ("wrong", {}, 401, "API key"),
+    ],
+)
+def test_a_bad_transcription_request_is_refused_in_openais_error_shape(server, meeting, key, fields, status, message):
+    reply = transcribe(server, meeting, key, **fields)
+    assert reply.status_code == status
+    error = reply.json()["error"]
+    assert message in error["message"] and error["code"]

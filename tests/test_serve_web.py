@@ -1,5 +1,5 @@
 """The web page of `copilot serve` in headless Chromium (Debian's chromium and chromium-driver, through Selenium):
-upload the example clip, ask, and find the answer, the program graph, the transcript, the speaker turns and totals,
+upload the example clip and download its transcript; ask, and find the answer, the program graph, the transcript, the speaker turns and totals,
 the timeline and the timings; draw every tool's card from outputs of the tools' own models; record from Chromium's
 fake microphone and check the wav the page would send."""
 
@@ -59,6 +59,7 @@ def browser(tmp_path) -> Iterator[webdriver.Chrome]:
         "--window-size=1200,2600",
     ):
         options.add_argument(flag)
+    options.add_experimental_option("prefs", {"download.default_directory": str(tmp_path / "downloads")})
     driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
     try:
         yield driver
@@ -111,6 +112,23 @@ def test_upload_ask_and_see_the_answer_with_its_evidence(server, browser, tmp_pa
     assert "total" in browser.find_element(By.ID, "timings").text
     browser.save_screenshot(str(tmp_path / "page.png"))
     assert (tmp_path / "page.png").stat().st_size > 10_000
+
+
+def test_download_the_clips_transcript_with_its_speakers(server, browser, tmp_path):
+    """The transcript button: the uploaded clip's transcript, in the format chosen, as a file the browser saves."""
+    clip = corpora.example_clip(tmp_path)
+    browser.get(server + "/")
+    browser.find_element(By.ID, "file").send_keys(str(clip))
+    browser.find_element(By.CSS_SELECTOR, "#transcript-format option[value=vtt]").click()
+    browser.find_element(By.ID, "transcript").click()
+    link = browser.find_element(By.ID, "transcript-link")
+    status = browser.find_element(By.ID, "transcript-status")
+    WebDriverWait(browser, 600).until(lambda b: not status.text.startswith("Transcribing"))
+    assert link.text == "meeting.vtt", status.text
+    saved = tmp_path / "downloads" / "meeting.vtt"
+    WebDriverWait(browser, 30).until(lambda b: saved.exists())
+    text = saved.read_text()
+    assert text.startswith("WEBVTT\n\n00:00:0") and "[S1]: " in text and "[S2]: " in text and "picnic" in text
 
 
 def tool_card(browser: webdriver.Chrome, tool: str):

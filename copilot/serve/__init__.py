@@ -4,8 +4,13 @@
                                 OpenAI's audio-input chat API; the reply is a ``chat.completion`` whose
                                 extra field ``copilot`` holds the answer's program, evidence and timings;
                                 ``stream: true`` sends it as server-sent ``chat.completion.chunk`` events
+    POST /v1/audio/transcriptions
+                                a clip's transcript with speakers (txt, srt, vtt or json), as `copilot
+                                transcript` writes it; OpenAI's fields as a JSON body, the ``file`` in
+                                ``input_audio``'s shape (base64 wav or mp3), not multipart form data
     GET  /v1/models             the one model this server answers as
-    GET  /                      the web page: upload or record a clip, ask, see the answer and the evidence
+    GET  /                      the web page: upload or record a clip, download its transcript, ask, see
+                                the answer and the evidence
 
 The first ``input_audio`` of the user messages is the clip ``audio1``, a second one ``audio2``; the
 question is the text of the last user message, and options written ``(a) ... (b) ...`` in it make it

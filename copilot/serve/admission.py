@@ -8,13 +8,13 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-from copilot.answering.models import Answer
-from copilot.serve.api import Reply
 from copilot.serve.errors import ApiError
 
 T = TypeVar("T")
+P = TypeVar("P")
+R = TypeVar("R")
 
 RETRY_AFTER = 10  # seconds a client refused for a full queue is told to wait
 
@@ -76,13 +76,12 @@ class Gate:
             self._held -= 1
 
 
-class Job:
+class Job(Generic[P, R]):
     """One request's work on the gate's pool, as the event loop sees it: ``parsed`` once the body is read and its
-    clips decoded (or the refusal), then ``answered``; ``abandoned`` tells the work that nobody waits for it."""
+    clips decoded (what the reply needs, or the refusal), then ``answered`` (an answer, a transcript); ``abandoned``
+    tells the work that nobody waits for it."""
 
-    def __init__(
-        self, parsed: asyncio.Future[Reply], answered: asyncio.Future[Answer | None], abandoned: threading.Event
-    ) -> None:
+    def __init__(self, parsed: asyncio.Future[P], answered: asyncio.Future[R | None], abandoned: threading.Event) -> None:
         self.parsed = parsed
         self.answered = answered
         self.abandoned = abandoned

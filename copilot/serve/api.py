@@ -1,5 +1,6 @@
-"""The OpenAI-shaped bodies of `copilot serve`: the chat request it reads and the completion, stream chunk, model
-list and error it answers with, as pydantic models; and `Reply`, what a reply needs of its parsed request."""
+"""The OpenAI-shaped bodies of `copilot serve`: the chat and transcription requests it reads and the completion,
+stream chunk, model list and error it answers with, as pydantic models; and `Reply`, what a chat reply needs of its
+parsed request."""
 
 from __future__ import annotations
 
@@ -75,6 +76,23 @@ class ChatRequest(BaseModel):
     model: Text = Field(MODEL_ID, max_length=200)
     messages: list[Message] = Field(min_length=1)
     stream: bool = False
+
+
+TranscriptFormat = Literal["txt", "srt", "vtt", "json"]
+
+
+class TranscriptionRequest(BaseModel):
+    """The body of ``POST /v1/audio/transcriptions``: OpenAI's fields, sent as JSON rather than multipart form data,
+    the file as base64 in the chat request's ``input_audio`` shape. ``response_format`` takes the formats of
+    `copilot transcript` (txt, srt, vtt, json), not OpenAI's ``text`` and ``verbose_json``; ``language``, ``prompt``
+    and the other options an OpenAI client may send are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: Text = Field(MODEL_ID, max_length=200)
+    file: InputAudio = Field(description="the recording: base64 of a wav or mp3 file, as chat's input_audio")
+    response_format: TranscriptFormat = "json"
+    speakers: bool = Field(True, description="label each segment with its speaker (S1, S2...), as WhisperX does")
 
 
 class Reply(NamedTuple):

@@ -79,6 +79,7 @@ def create_app(agent: Copilot, config: ServerConfig) -> Starlette:
         Route("/", _page),
         Route("/v1/models", service.models, methods=["GET"]),
         Route("/v1/chat/completions", service.chat, methods=["POST"]),
+        Route("/v1/audio/transcriptions", service.transcriptions, methods=["POST"]),
         Mount("/web", StaticFiles(directory=WEB), name="web"),
     ]
     handlers = {ApiError: _api_error, HTTPException: _http_error}

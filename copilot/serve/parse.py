@@ -1,4 +1,4 @@
-"""Reading a chat request on a worker thread: its JSON, its question and its clips (base64 decoded, then loaded as
+"""Reading a chat or transcription request on a worker thread: its JSON, its question and its clips (base64 decoded, then loaded as
 audio), each thing malformed refused with a 4xx `ApiError`."""
 
 from __future__ import annotations
@@ -7,15 +7,16 @@ import base64
 import binascii
 import json
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from copilot.audio import Audio, load
 from copilot.errors import AudioError, QuestionError
 from copilot.question.request import check_length
-from copilot.serve.api import ChatRequest, InputAudio
+from copilot.serve.api import ChatRequest, InputAudio, TranscriptionRequest
 from copilot.serve.config import MAX_CLIPS, ServerConfig, base64_length
 from copilot.serve.errors import ApiError, for_client
 
@@ -23,11 +24,37 @@ MAX_CONTAINERS = 1000  # JSON objects and arrays in a request body: a chat reque
 
 
 def prepare(raw: bytes, config: ServerConfig) -> tuple[ChatRequest, str, dict[str, Audio]]:
-    """The parsed request, its question and its decoded clips; a 4xx `ApiError` for anything malformed."""
+    """The parsed chat request, its question and its decoded clips; a 4xx `ApiError` for anything malformed."""
+    body = validated(raw, ChatRequest)
+    question, parts = question_and_audio(body)
+    try:
+        check_length(question)
+    except QuestionError as exc:
+        raise ApiError(400, for_client(str(exc)), "question_too_long", "messages") from None
+    clips = {
+        f"audio{i}": (decode_audio(part, f"audio{i}", config.max_audio_bytes), part.format)
+        for i, part in enumerate(parts, 1)
+    }
+    return body, question, load_clips(clips, config.max_duration)
+
+
+def prepare_transcription(raw: bytes, config: ServerConfig) -> tuple[TranscriptionRequest, Audio]:
+    """The parsed transcription request and its decoded recording; a 4xx `ApiError` for anything malformed."""
+    body = validated(raw, TranscriptionRequest)
+    data = decode_audio(body.file, "file", config.max_audio_bytes)
+    return body, load_clips({"file": (data, body.file.format)}, config.max_duration)["file"]
+
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def validated(raw: bytes, model: type[Body]) -> Body:
+    """``raw`` read as JSON into ``model``: a 400 for too many objects and arrays, bad JSON, or a field in error,
+    which it names."""
     containers = raw.count(b"{") + raw.count(b"[")  # brackets inside strings too: a bound, found in linear time
     if containers > MAX_CONTAINERS:
         raise ApiError(
-            400, f"request body has over {MAX_CONTAINERS} JSON objects and arrays; a chat request has a few dozen",
+            400, f"request body has over {MAX_CONTAINERS} JSON objects and arrays; a request has a few dozen",
             "invalid_json",
         )
     try:
@@ -35,21 +62,14 @@ def prepare(raw: bytes, config: ServerConfig) -> tuple[ChatRequest, str, dict[st
     except ValueError as exc:
         raise ApiError(400, f"request body is not valid JSON: {exc}", "invalid_json") from None
     except RecursionError:
-        raise ApiError(400, "request body is nested too deeply to be a chat request", "invalid_json") from None
+        raise ApiError(400, "request body is nested too deeply to be a request", "invalid_json") from None
     try:
-        body = ChatRequest.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"]).lstrip(".")
         message = error["msg"].removeprefix("Value error, ")
         raise ApiError(400, f"{where or 'body'}: {message}", "invalid_request", param=where or None) from None
-    question, parts = question_and_audio(body)
-    try:
-        check_length(question)
-    except QuestionError as exc:
-        raise ApiError(400, for_client(str(exc)), "question_too_long", "messages") from None
-    clips = [(decode_audio(part, f"audio{i}", config.max_audio_bytes), part.format) for i, part in enumerate(parts, 1)]
-    return body, question, load_clips(clips, config.max_duration)
 
 
 def question_and_audio(body: ChatRequest) -> tuple[str, list[InputAudio]]:
@@ -86,27 +106,27 @@ def decode_audio(part: InputAudio, name: str, max_bytes: int) -> bytes:
     if len(data) > 2 * base64_length(max_bytes):
         raise too_large
     if not data.isascii():
-        raise ApiError(400, f"{name}: input_audio.data is not valid base64", "invalid_base64")
+        raise ApiError(400, f"{name}: its data is not valid base64", "invalid_base64")
     packed = data.encode("ascii").translate(None, _WHITESPACE)
     if len(packed) > base64_length(max_bytes):
         raise too_large
     try:
         raw = base64.b64decode(packed, validate=True)
     except (binascii.Error, ValueError):
-        raise ApiError(400, f"{name}: input_audio.data is not valid base64", "invalid_base64") from None
+        raise ApiError(400, f"{name}: its data is not valid base64", "invalid_base64") from None
     if not raw:
-        raise ApiError(400, f"{name}: input_audio.data is empty", "invalid_audio")
+        raise ApiError(400, f"{name}: its data is empty", "invalid_audio")
     if len(raw) > max_bytes:
         raise too_large
     return raw
 
 
-def load_clips(raw: Sequence[tuple[bytes, str]], max_duration: float) -> dict[str, Audio]:
-    """Decode each clip through a temporary file (`copilot.audio.load` reads files), named audio1, audio2."""
+def load_clips(raw: Mapping[str, tuple[bytes, str]], max_duration: float) -> dict[str, Audio]:
+    """Decode each clip (its name: its bytes and format) through a temporary file (`copilot.audio.load` reads
+    files)."""
     clips: dict[str, Audio] = {}
     with tempfile.TemporaryDirectory(prefix="copilot-serve-") as folder:
-        for i, (data, suffix) in enumerate(raw, 1):
-            name = f"audio{i}"
+        for name, (data, suffix) in raw.items():
             path = Path(folder) / f"{name}.{suffix}"
             path.write_bytes(data)
             try:

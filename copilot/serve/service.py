@@ -1,4 +1,4 @@
-"""`Service`, the API's endpoints: authorisation, the checks on a request's headers, its body read under a size and
+"""`Service`, the API's endpoints (chat and transcription): authorisation, the checks on a request's headers, its body read under a size and
 time limit, its work queued at the gate, and the wait for the answer under the request's deadline while the client
 is still connected, the reply sent whole or as server-sent events."""
 
@@ -11,7 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
 from starlette.requests import ClientDisconnect
@@ -33,15 +33,29 @@ from copilot.serve.api import (
     ModelCard,
     ModelList,
     Reply,
+    TranscriptFormat,
 )
 from copilot.serve.config import ServerConfig
 from copilot.serve.errors import ApiError, ClientGone, for_client, incident, json_response, public
-from copilot.serve.parse import prepare
+from copilot.serve.parse import prepare, prepare_transcription
+from copilot.transcript import WRITERS, transcript
 
 if TYPE_CHECKING:
     from copilot.agent import Copilot
 
 T = TypeVar("T")
+P = TypeVar("P")
+R = TypeVar("R")
+Reader = Callable[[bytes], tuple[P, Callable[[], R]]]
+"""What a request's body is read into on a thread of the gate: what its reply needs at once, and the rest of its
+work (an answer, a transcript)."""
+
+MEDIA_TYPES: dict[TranscriptFormat, str] = {
+    "txt": "text/plain; charset=utf-8",
+    "srt": "application/x-subrip; charset=utf-8",
+    "vtt": "text/vtt; charset=utf-8",
+    "json": "application/json",
+}
 
 HEARTBEAT = 10.0  # seconds between SSE comments while an answer is being worked out
 POLL = 0.25  # seconds between checks that a waiting client is still connected
@@ -76,10 +90,7 @@ class Service:
     async def chat(self, request: HttpRequest) -> Response:
         """``POST /v1/chat/completions``: answer the last user message's question about its clips."""
         deadline = asyncio.get_running_loop().time() + self.config.timeout
-        self._authorise(request)
-        self._check_headers(request)
-        with self.gate.place() as place:
-            job = self._start(place, await self._read_body(request, deadline))
+        job = await self._admit(request, deadline, self._read_chat)
         reply = await self._wait(request, job.parsed, job, deadline)
         reply_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         if reply.stream:
@@ -96,39 +107,71 @@ class Service:
         )
         return json_response(completion)
 
-    def _start(self, place: Place, raw: bytes) -> Job:
+    async def transcriptions(self, request: HttpRequest) -> Response:
+        """``POST /v1/audio/transcriptions``: the recording's transcript with speakers, as `copilot transcript`
+        writes it, from the tool cache the agent uses (a clip asked about already runs no model again)."""
+        deadline = asyncio.get_running_loop().time() + self.config.timeout
+        job = await self._admit(request, deadline, self._read_transcription)
+        form = await self._wait(request, job.parsed, job, deadline)
+        document = await self._wait(request, job.answered, job, deadline)
+        assert document is not None  # parsed, so written
+        return Response(public(document), media_type=MEDIA_TYPES[form])
+
+    async def _admit(self, request: HttpRequest, deadline: float, read: Reader[P, R]) -> Job[P, R]:
+        """The request's work, queued in its place at the gate once its headers are checked and its body read."""
+        self._authorise(request)
+        self._check_headers(request)
+        with self.gate.place() as place:
+            return self._start(place, await self._read_body(request, deadline), read)
+
+    def _start(self, place: Place, raw: bytes, read: Reader[P, R]) -> Job[P, R]:
         """Queue the request's work in its place; the work reports back on the event loop."""
         loop = asyncio.get_running_loop()
-        parsed: asyncio.Future[Reply] = loop.create_future()
+        parsed: asyncio.Future[P] = loop.create_future()
 
-        def report(outcome: Reply | Exception) -> None:
+        def report(outcome: P | Exception) -> None:
             loop.call_soon_threadsafe(_settle, parsed, outcome)
 
         abandoned = threading.Event()
-        work = self.gate.submit(place, self._work, [raw], report, abandoned)
+        work = self.gate.submit(place, self._work, [raw], read, report, abandoned)
         return Job(parsed, asyncio.wrap_future(work, loop=loop), abandoned)
 
+    @staticmethod
     def _work(
-        self, parcel: list[bytes], report: Callable[[Reply | Exception], None], abandoned: threading.Event
-    ) -> Answer | None:
-        """A request's work, on a thread of the gate: parse the body (taken out of ``parcel``, so that it is freed
-        once parsed) and decode its clips, report that, then answer; None when the request was refused (``report``
-        got the refusal, or the failure) or abandoned before its answer began."""
+        parcel: list[bytes], read: Reader[P, R], report: Callable[[P | Exception], None], abandoned: threading.Event
+    ) -> R | None:
+        """A request's work, on a thread of the gate: ``read`` the body (taken out of ``parcel``, so that it is freed
+        once read) and decode its clips, report what the reply needs, then do the rest; None when the request was
+        refused (``report`` got the refusal, or the failure) or abandoned before the rest began."""
         try:
-            body, question, clips = prepare(parcel.pop(), self.config)
+            reply, rest = read(parcel.pop())
         except Exception as exc:  # noqa: BLE001 - handed to the request, which answers it or logs it as a 500
             report(exc)
             return None
-        report(Reply(body.model, body.stream))
-        del body  # its base64 audio
+        report(reply)
         if abandoned.is_set():
             return None
-        try:
-            return self.agent.ask(clips, question)
-        except QuestionError as exc:  # one that asks too many things at once
-            raise ApiError(400, for_client(str(exc)), "invalid_question", "messages") from None
+        return rest()
 
-    async def _wait(self, request: HttpRequest, future: asyncio.Future[T], job: Job, deadline: float) -> T:
+    def _read_chat(self, raw: bytes) -> tuple[Reply, Callable[[], Answer]]:
+        """A chat request's reply (model, stream) and its answer to work out."""
+        body, question, clips = prepare(raw, self.config)  # the body, with its base64 audio, is freed on return
+
+        def answer() -> Answer:
+            try:
+                return self.agent.ask(clips, question)
+            except QuestionError as exc:  # one that asks too many things at once
+                raise ApiError(400, for_client(str(exc)), "invalid_question", "messages") from None
+
+        return Reply(body.model, body.stream), answer
+
+    def _read_transcription(self, raw: bytes) -> tuple[TranscriptFormat, Callable[[], str]]:
+        """A transcription request's format and its document to write."""
+        body, audio = prepare_transcription(raw, self.config)
+        form, speakers = body.response_format, body.speakers
+        return form, lambda: WRITERS[form](transcript(audio, speakers, cache=self.agent.cache))
+
+    async def _wait(self, request: HttpRequest, future: asyncio.Future[T], job: Job[Any, Any], deadline: float) -> T:
         """``future``'s result; the job is abandoned when the deadline passes (504) or the client goes away."""
         loop = asyncio.get_running_loop()
         try:
@@ -146,7 +189,7 @@ class Service:
             if not future.done():
                 job.abandon()
 
-    async def _events(self, reply_id: str, created: int, model: str, job: Job, deadline: float) -> AsyncIterator[str]:
+    async def _events(self, reply_id: str, created: int, model: str, job: Job[Reply, Answer], deadline: float) -> AsyncIterator[str]:
         """The reply as server-sent events: the role at once, comments while the tools work, then the answer; a
         failure or the deadline is an error event, the status line being sent. Starlette cancels this generator
         when the client goes away, which abandons the job."""

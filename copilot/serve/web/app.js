@@ -1,5 +1,6 @@
-// The Speech Copilot page: pick or record a clip, ask through /v1/chat/completions, and draw the answer's
-// program, the tools' outputs on a timeline, each tool's findings and the timings. Plain DOM, no build step.
+// The Speech Copilot page: pick or record a clip, download its transcript through /v1/audio/transcriptions, ask
+// through /v1/chat/completions, and draw the answer's program, the tools' outputs on a timeline, each tool's findings
+// and the timings. Plain DOM, no build step.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -145,9 +146,25 @@ function headers() {
   return key ? { Authorization: `Bearer ${key}` } : {};
 }
 
-function showStatus(text, isError = false) {
-  $("status").textContent = text;
-  $("status").classList.toggle("error", isError);
+/** Show ``text`` in a status line: the question's, or ``where`` (the transcript's). */
+function showStatus(text, isError = false, where = "status") {
+  $(where).textContent = text;
+  $(where).classList.toggle("error", isError);
+}
+
+/** POST ``body`` as JSON to the API; a refusal is thrown as an Error with the server's message (a 401 shows the key field). */
+async function post(path, body) {
+  const response = await fetch(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", ...headers() },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) {
+    const refusal = await response.json().catch(() => ({}));
+    if (response.status === 401) $("key-row").hidden = false;
+    throw new Error(refusal.error ? refusal.error.message : `HTTP ${response.status}`);
+  }
+  return response;
 }
 
 async function ask(event) {
@@ -163,23 +180,41 @@ async function ask(event) {
   try {
     const content = [{ type: "text", text: question }, await audioPart(clips.audio1)];
     if (clips.audio2) content.push(await audioPart(clips.audio2));
-    const response = await fetch("/v1/chat/completions", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", ...headers() },
-      body: JSON.stringify({ model: "speech-copilot", messages: [{ role: "user", content }] }),
-    });
-    const body = await response.json().catch(() => ({ error: { message: `HTTP ${response.status}` } }));
-    if (!response.ok) {
-      if (response.status === 401) $("key-row").hidden = false;
-      throw new Error(body.error ? body.error.message : `HTTP ${response.status}`);
-    }
-    render(body.copilot);
+    const response = await post("/v1/chat/completions", { model: "speech-copilot", messages: [{ role: "user", content }] });
+    render((await response.json()).copilot);
     showStatus(`Answered in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
   } catch (err) {
     showStatus(err.message, true);
   } finally {
     clearInterval(timer);
     $("ask").disabled = false;
+  }
+}
+
+// ---- the transcript --------------------------------------------------------------------------
+
+/** Download the first clip's transcript with speakers, in the chosen format, from /v1/audio/transcriptions. */
+async function downloadTranscript() {
+  const say = (text, isError = false) => showStatus(text, isError, "transcript-status");
+  if (!clips.audio1) return say("Choose or record a clip first.", true);
+  const format = $("transcript-format").value;
+  $("transcript").disabled = true;
+  say("Transcribing\u2026");
+  try {
+    const file = (await audioPart(clips.audio1)).input_audio;
+    const response = await post("/v1/audio/transcriptions", { model: "speech-copilot", file, response_format: format });
+    const link = $("transcript-link");
+    if (link.getAttribute("href")) URL.revokeObjectURL(link.href);
+    link.href = URL.createObjectURL(await response.blob());
+    link.download = `${clips.audio1.name.replace(/\.[^.]*$/, "")}.${format}`;
+    link.textContent = link.download;
+    link.hidden = false;
+    link.click();
+    say("");
+  } catch (err) {
+    say(err.message, true);
+  } finally {
+    $("transcript").disabled = false;
   }
 }
 
@@ -451,6 +486,7 @@ async function describeServer() {
 $("file").addEventListener("change", () => pickFile("audio1", $("file")));
 $("file2").addEventListener("change", () => pickFile("audio2", $("file2")));
 $("record").addEventListener("click", toggleRecording);
+$("transcript").addEventListener("click", downloadTranscript);
 $("ask-form").addEventListener("submit", ask);
 $("api-key").addEventListener("change", describeServer);
 document.querySelectorAll(".example").forEach((b) => b.addEventListener("click", () => { $("question").value = b.textContent; $("question").focus(); }));
