@@ -99,7 +99,7 @@ def test_a_transcript_over_the_context_is_cut_to_fit_and_the_answer_says_so(tmp_
 
 @pytest.mark.parametrize(("given", "threads"), [("1", 1), ("999", os.cpu_count()), ("", os.cpu_count()), ("x", os.cpu_count())])
 def test_llama_cpp_takes_its_thread_count_from_omp_num_threads_when_set(monkeypatch, given, threads):
-    monkeypatch.setenv("OMP_NUM_THREADINGS", given)
+    monkeypatch.setenv("OMP_NUM_THREADS", given)
     assert _threads() == threads
 
 
