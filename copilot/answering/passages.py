@@ -116,7 +116,7 @@ class _Stemmer:
     """snowballstemmer's English stems, in the shape bm25s calls (PyStemmer's ``stemWords``)."""
 
     def stemWords(self, words: list[str]) -> list[str]:
-        return [stems(w)[0] if stems(w) else w for w in words]
+        return [next(iter(stems(w)), w) for w in words]
 
 
 def needed(request: Request, evidence: list[Evidence]) -> bool:
