@@ -3,6 +3,7 @@ own run time."""
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -45,7 +46,9 @@ class ToolRunner:
         memory would add up with another's); other calls run beside it as before."""
         with self._alone if alone else nullcontext(), self._slots:
             outcome: _Outcome[T] = _Outcome()
-            threading.Thread(target=_fill, args=(call, outcome), name="tool", daemon=True).start()
+            # in the caller's context: a tool's progress goes where the caller's does (`copilot.progress.reported_to`)
+            thread = threading.Thread(target=contextvars.copy_context().run, args=(_fill, call, outcome), name="tool", daemon=True)
+            thread.start()
             if not outcome.done.wait(timeout):
                 raise StepTimeout(f"took longer than {timeout:g} s")
         if outcome.error is not None:
