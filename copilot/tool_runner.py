@@ -47,8 +47,7 @@ class ToolRunner:
         with self._alone if alone else nullcontext(), self._slots:
             outcome: _Outcome[T] = _Outcome()
             # in the caller's context: a tool's progress goes where the caller's does (`copilot.progress.reported_to`)
-            thread = threading.Thread(target=contextvars.copy_context().run, args=(_fill, call, outcome), name="tool", daemon=True)
-            thread.start()
+            threading.Thread(target=contextvars.copy_context().run, args=(_fill, call, outcome), name="tool", daemon=True).start()
             if not outcome.done.wait(timeout):
                 raise StepTimeout(f"took longer than {timeout:g} s")
         if outcome.error is not None:
