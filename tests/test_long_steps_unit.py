@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from copilot.agent import Copilot
+from copilot.agent import Copilot, long_steps
 from copilot.agent.long_steps import LONG_STEP
 from copilot.audio import from_array
 from copilot.cache import ToolCache
@@ -144,3 +144,13 @@ def test_an_asr_step_runs_when_only_another_transcript_is_kept(tmp_path, seconds
     (step,) = copilot.ask(clips, "What is said?").evidence
     (ran,) = ASR_RUNS
     assert ran == AsrInput(**asked) and not step.cached and step.output["text"] == "ran"
+
+
+def test_a_long_step_gives_the_memory_it_freed_back_and_a_short_one_leaves_the_heap_alone(tmp_path, monkeypatch):
+    trims: list[int] = []
+    monkeypatch.setattr(long_steps, "_malloc_trim", lambda: trims.append)
+    one = program({"tool": "heavy", "args": {}})
+    agent(tmp_path, one, ANSWER).ask(clip(2), "Busy?")
+    assert trims == []
+    agent(tmp_path, one, ANSWER).ask(clip(LONG_STEP + 1), "Busy?")
+    assert trims == [0]

@@ -138,8 +138,12 @@ def _measure(step: Step, state: StepInput, evidence: Evidence, ctx: Context) -> 
     result = long_steps.kept(tool, args, clips, ctx.cache)
     evidence.cached = result is not None
     if result is None:
-        limit = long_steps.time_limit(args, clips, ctx.step_timeout)
-        result = ctx.runner.run(lambda: tool(args, clips), limit, alone=long_steps.alone(args, clips))
+        alone, limit = long_steps.alone(args, clips), long_steps.time_limit(args, clips, ctx.step_timeout)
+        try:
+            result = ctx.runner.run(lambda: tool(args, clips), limit, alone=alone)
+        finally:
+            if alone:
+                long_steps.give_back()
         ctx.cache.keep(ctx.cache.key(tool, args, clips), tool.name, result)
     evidence.output = result.model_dump(mode="json")
     evidence.findings = result.findings()
