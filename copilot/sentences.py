@@ -37,7 +37,8 @@ MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
 WIDTH = 384  # floats in an embedding
 _DTYPES = {"F32": np.float32, "I64": np.int64}
 _lock = threading.Lock()
-BATCH = 64  # texts embedded at once by `embed_kept`: 1,000 texts of 80 tokens peaked at 2.35 GB in one batch, 0.64 GB so
+BATCH = 8  # texts embedded at once by `embed_kept`: 256 texts of 80 tokens took 20 s and peaked at 346 MB 8 at a time,
+# 27 s and 518 MB 64 at a time (2 busy cores); 1,000 of them in one batch peaked at 2.35 GB
 KEPT = 100_000  # texts whose embeddings are kept at most (about 170 MB); past that the least recently written go
 COMPUTED = "1"  # how an embedding is computed from the model's files (float16 weights, mean pooling): a new one is kept apart
 
