@@ -9,7 +9,8 @@ is shown until the step has run `DELAY` seconds, so a short clip prints nothing.
   `LINE_EVERY` seconds, which a log keeps readable;
 - ``off``: never.
 
-Progress never goes to stdout, which holds the answer or the tool's JSON.
+Progress never goes to stdout, which holds the answer or the tool's JSON. Whatever stderr shows, a listener set with
+`reported_to` is told every step's progress as a line: the server streams it to the page.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TextIO
 
 DELAY = 3.0  # seconds a step runs before its progress shows
@@ -28,6 +30,9 @@ VARIABLE = "SPEECH_COPILOT_PROGRESS"
 
 Advance = Callable[[float], None]
 """Reports ``n`` more units of the step done."""
+Listener = Callable[[str], None]
+"""Is told a running step's progress as a line (``asr: 40% (1440/3600 s)``), and "" when the step ends."""
+_listener: ContextVar[Listener | None] = ContextVar("progress_listener", default=None)
 
 
 def mode() -> str:
@@ -41,6 +46,17 @@ def mode() -> str:
 
 
 @contextmanager
+def reported_to(listener: Listener) -> Iterator[None]:
+    """Tell ``listener`` the progress of every step run in this context, and in the threads started with a copy of it
+    (langgraph's nodes, the agent's tool runner), from its start; steps run in parallel tell it in turn."""
+    token = _listener.set(listener)
+    try:
+        yield
+    finally:
+        _listener.reset(token)
+
+
+@contextmanager
 def progress(
     desc: str, total: float, unit: str = "s", *, stream: TextIO | None = None, delay: float = DELAY
 ) -> Iterator[Advance]:
@@ -48,9 +64,38 @@ def progress(
 
     A bar (tqdm, when installed) on a terminal, plain lines elsewhere when ``SPEECH_COPILOT_PROGRESS=on``; nothing
     before ``delay`` seconds, nothing at all with ``SPEECH_COPILOT_PROGRESS=off`` or, by default, off a terminal.
-    ``stream`` defaults to stderr.
+    ``stream`` defaults to stderr. The listener of `reported_to`, if any, is told every advance.
     """
-    out = stream or sys.stderr
+    told = _listener.get()
+    with _shown(desc, total, unit, stream or sys.stderr, delay) as shown:
+        if told is None:
+            yield shown
+            return
+        done, lock = 0.0, threading.Lock()
+
+        def advance(n: float) -> None:
+            nonlocal done
+            shown(n)
+            with lock:
+                done += n
+                told(described(desc, done, total, unit))
+
+        told(described(desc, 0.0, total, unit))
+        try:
+            yield advance
+        finally:
+            told("")
+
+
+def described(desc: str, done: float, total: float, unit: str) -> str:
+    """``asr: 40% (1440/3600 s)``."""
+    share = done / total if total else 1.0
+    return f"{desc}: {share:.0%} ({done:.0f}/{total:.0f} {unit})"
+
+
+@contextmanager
+def _shown(desc: str, total: float, unit: str, out: TextIO, delay: float) -> Iterator[Advance]:
+    """The advance of what stderr (``out``) shows, as `mode` chooses."""
     chosen = mode()
     terminal = bool(getattr(out, "isatty", lambda: False)())
     if chosen == "off" or (chosen == "auto" and not terminal):
@@ -107,10 +152,5 @@ class _Lines:
             self._line(time.monotonic())
 
     def _line(self, now: float) -> None:
-        share = self.done / self.total if self.total else 1.0
-        print(
-            f"{self.desc}: {share:.0%} ({self.done:.0f}/{self.total:.0f} {self.unit}), {now - self.started:.0f} s",
-            file=self.out,
-            flush=True,
-        )
+        print(f"{described(self.desc, self.done, self.total, self.unit)}, {now - self.started:.0f} s", file=self.out, flush=True)
         self.printed = True

@@ -1,9 +1,12 @@
-"""Tool calls run with a bound on how many run at once and a time limit on each call's own run time."""
+"""Tool calls run with a bound on how many run at once, one at a time for the heavy ones, and a time limit on each call's
+own run time."""
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Generic, TypeVar, cast
 
 T = TypeVar("T")
@@ -28,19 +31,25 @@ class ToolRunner:
 
     A call over its limit is abandoned: its slot is given back at once, so a hung tool holds up later calls for at
     most one time limit. What it cannot do is stop the abandoned call: Python cannot kill a thread, so it runs on
-    (on a daemon thread, using CPU and memory) until it returns on its own, and its result is dropped.
+    (on a daemon thread, using CPU and memory) until it returns on its own, and its result is dropped; an abandoned
+    ``alone`` call then runs beside the next one.
     """
 
     def __init__(self, slots: int = 4):
         self._slots = threading.BoundedSemaphore(slots)
+        self._alone = threading.Lock()
 
-    def run(self, call: Callable[[], T], timeout: float) -> T:
-        """``call()``'s result or exception, once a slot is free; `StepTimeout` after ``timeout`` seconds of running."""
-        with self._slots:
+    def run(self, call: Callable[[], T], timeout: float, alone: bool = False) -> T:
+        """``call()``'s result or exception, once a slot is free; `StepTimeout` after ``timeout`` seconds of running.
+
+        ``alone``: the call also waits until no other ``alone`` call runs (a tool over a long recording, whose working
+        memory would add up with another's); other calls run beside it as before."""
+        with self._alone if alone else nullcontext(), self._slots:
             outcome: _Outcome[T] = _Outcome()
-            threading.Thread(target=_fill, args=(call, outcome), name="tool", daemon=True).start()
+            # in the caller's context: a tool's progress goes where the caller's does (`copilot.progress.reported_to`)
+            threading.Thread(target=contextvars.copy_context().run, args=(_fill, call, outcome), name="tool", daemon=True).start()
             if not outcome.done.wait(timeout):
-                raise StepTimeout(f"ran longer than {timeout:g} s")
+                raise StepTimeout(f"took longer than {timeout:g} s")
         if outcome.error is not None:
             raise outcome.error
         return cast(T, outcome.value)

@@ -5,7 +5,8 @@ The `asr` tool's timed segments and words are joined with the `diarization` tool
 the nearest turn when it overlaps none. A segment whose words change speaker is split at each change, so every
 segment has one speaker; its text is then its words joined. Both tools run through the tool cache the agent uses
 (keyed by tool, arguments and clip), so a clip is transcribed once and later transcripts of it run no model; the
-agent's diarization step (default arguments) reads the same kept output, its asr step only when it asks for word times.
+agent's diarization step (default arguments) reads the same kept output, and so does its asr step on a clip of more
+than 30 s, its words dropped (`copilot.agent.long_steps`).
 
 It cannot be better than its tools: a word near a change of speaker, or in overlapped speech, may get the wrong
 speaker (diarization gives overlapped speech to one speaker), and words Whisper misses are missing here too.

@@ -3,7 +3,8 @@ that need no model: run as a process on a loopback port, or started by `scripted
 
     python -m tests.scripted_server --port 8123 [any `copilot serve` option]
 
-The agent answers at once, its text echoing the question; a question ``sleep S ...`` takes S seconds (at most 10) first and
+The agent answers at once, its text echoing the question; a question ``sleep S ...`` takes S seconds (at most 10) first,
+``progress N ...`` first reports a step "asr" of N units (at most 20), one every 0.5 s, as a tool does (`copilot.progress`), and
 ``crash ...`` raises. The question goes through the copilot's own parser (`Request.from_text`). Each question is
 appended to the file ``$SCRIPTED_RECORD`` when its answering starts, so a test can tell which requests ran.
 ``GET /test/peak-rss`` gives the process's peak resident memory in bytes. ``$SCRIPTED_MEMORY_LIMIT`` (bytes)
@@ -34,6 +35,7 @@ from starlette.responses import JSONResponse
 from copilot.answering.models import Answer, Trace
 from copilot.audio import Audio
 from copilot.cli import _parser
+from copilot.progress import progress
 from copilot.question.request import Request
 from copilot.serve.app import create_app
 from copilot.serve.config import config_from_args
@@ -58,6 +60,12 @@ class ScriptedAgent:
         words = question.split(maxsplit=2)
         if len(words) > 1 and words[0] == "sleep" and re.fullmatch(r"\d+(\.\d+)?", words[1]):
             time.sleep(min(float(words[1]), 10))
+        if len(words) > 1 and words[0] == "progress" and words[1].isdigit():
+            units = min(int(words[1]), 20)
+            with progress("asr", units) as advance:
+                for _ in range(units):
+                    time.sleep(0.5)
+                    advance(1)
         if words[0] == "crash":
             raise RuntimeError(f"scripted failure in {ROOT}")
         request = Request.from_text(question, {name: a.duration for name, a in clips.items()}, options)

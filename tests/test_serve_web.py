@@ -24,6 +24,7 @@ from copilot.evidence import Evidence
 from copilot.program import Program, Step
 from copilot.registry import default_registry
 from tests import corpora
+from tests.scripted_server import scripted_server
 from tests.test_serve import running_server
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -112,6 +113,21 @@ def test_upload_ask_and_see_the_answer_with_its_evidence(server, browser, tmp_pa
     assert "total" in browser.find_element(By.ID, "timings").text
     browser.save_screenshot(str(tmp_path / "page.png"))
     assert (tmp_path / "page.png").stat().st_size > 10_000
+
+
+def test_the_running_steps_progress_shows_beside_the_timer(browser, tmp_path):
+    """The page streams its question and shows the server's progress comments (a scripted agent, no model)."""
+    with scripted_server(folder=tmp_path) as server:
+        browser.get(server.url + "/")
+        browser.find_element(By.ID, "file").send_keys(str(corpora.example_clip(tmp_path)))
+        WebDriverWait(browser, 30).until(lambda b: "0:20.5" in b.find_element(By.ID, "clip-info").text)
+        browser.find_element(By.ID, "question").send_keys("progress 8 then answer")
+        browser.find_element(By.ID, "ask").click()
+        seen: list[str] = []
+        status = browser.find_element(By.ID, "status")
+        WebDriverWait(browser, 30, poll_frequency=0.2).until(lambda b: seen.append(status.text) or seen[-1].startswith("Answered"))
+        assert any(re.fullmatch(r"Working\u2026 \d+ s \u00b7 asr: \d+% \([1-8]/8 s\)", s) for s in seen), seen
+        assert browser.find_element(By.ID, "answer").text == "answer to: progress 8 then answer"
 
 
 def test_download_the_clips_transcript_with_its_speakers(server, browser, tmp_path):

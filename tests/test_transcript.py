@@ -4,6 +4,7 @@ output, the cache reused, and `copilot transcript` from the command line."""
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from pathlib import Path
 
@@ -11,9 +12,11 @@ import numpy as np
 import pytest
 
 from copilot import backends
+from copilot.agent import Copilot
 from copilot.audio import from_array, load
 from copilot.cache import ToolCache
 from copilot.cli import main
+from copilot.planners.fixed import FixedPlanner
 from copilot.tools.asr import AsrOutput, TextSegment, Word, asr
 from copilot.tools.diarization import DiarizationOutput, SpeakerTime, Turn, diarization
 from copilot.transcript import (
@@ -26,6 +29,7 @@ from copilot.transcript import (
     transcript,
 )
 from tests import corpora
+from tests.test_agent_unit import ScriptedLLM
 
 SAID = "Please call me back tomorrow morning about the garden."
 SPOKEN = {"please", "call", "back", "tomorrow", "morning", "garden"}
@@ -83,6 +87,21 @@ def test_a_second_transcript_reads_the_cache(sample, pyannote_sample, monkeypatc
 
     monkeypatch.setattr(backends, "load", no_model)
     assert transcript(audio, cache=cache) == first
+
+
+def test_the_agents_asr_step_on_a_clip_over_30_s_reads_the_transcripts_words_dropped(spoken, tmp_path, monkeypatch):
+    """`copilot transcript` then a question: the agent's default asr step runs no model (`copilot.agent.long_steps`)."""
+    said = load(spoken).samples
+    audio = from_array(np.concatenate([said, np.zeros(40 * 16000 - len(said), np.float32)]))
+    cache = ToolCache(tmp_path / "cache.sqlite")
+    t = transcript(audio, speakers=False, cache=cache)
+    monkeypatch.setattr(backends, "load", lambda family: pytest.fail(f"the {family} model was loaded"))
+    llm = ScriptedLLM(json.dumps({"answer": "A call about the garden."}))
+    agent = Copilot(FixedPlanner(["asr"]), llm, cache=cache, amend=False)
+    (step,) = agent.ask({"audio1": audio}, "What is said?").evidence
+    assert step.cached and step.output is not None and step.output["words"] is None
+    assert [(s["start"], s["end"], s["text"]) for s in step.output["segments"]] == [(s.start, s.end, s.text) for s in t.segments]
+    assert set(re.findall(r"[a-z]+", step.output["text"].lower())) >= SPOKEN
 
 
 def test_speech_is_written_in_every_format_without_speakers(spoken, tmp_path):

@@ -25,6 +25,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
+from copilot.agent import long_steps
 from copilot.agent.amend import amend
 from copilot.agent.compose import compose
 from copilot.agent.parts import answer_parts, parts_asked, plan_parts
@@ -116,8 +117,8 @@ def _run_step(state: StepInput, runtime: Runtime[Context]) -> dict[str, Any]:
     evidence = Evidence(step=step.id, tool=step.tool)
     try:
         _measure(step, state, evidence, ctx)
-    except StepTimeout:
-        evidence.error = f"{step.tool} took longer than {ctx.step_timeout:g} s and was abandoned"
+    except StepTimeout as exc:
+        evidence.error = f"{step.tool} {exc} and was abandoned"
     except CopilotError as exc:
         evidence.error, evidence.final = str(exc), isinstance(exc, NothingToMeasure)
     except Exception as exc:  # a tool's own failure is its step's error: the other steps still answer
@@ -129,17 +130,21 @@ def _run_step(state: StepInput, runtime: Runtime[Context]) -> dict[str, Any]:
 
 def _measure(step: Step, state: StepInput, evidence: Evidence, ctx: Context) -> None:
     """Fill ``evidence`` with the step's output: from the cache, else from running its tool in a slot of the
-    runner, where its time limit counts from when it starts."""
+    runner, where its time limit counts from when it starts; a step over a long recording runs alone (`long_steps`)."""
     tool, clips = ctx.registry.get(step.tool), ctx.clips
     outputs = {sid: e.output or {} for sid, e in state["evidence"].items()}
     args = tool.parse(resolve(step, outputs))
     evidence.args = args.model_dump(mode="json", exclude_none=True)
-    key = ctx.cache.key(tool, args, clips)
-    result = ctx.cache.read(tool, key)
+    result = long_steps.kept(tool, args, clips, ctx.cache)
     evidence.cached = result is not None
     if result is None:
-        result = ctx.runner.run(lambda: tool(args, clips), ctx.step_timeout)
-        ctx.cache.keep(key, tool.name, result)
+        alone, limit = long_steps.alone(args, clips), long_steps.time_limit(args, clips, ctx.step_timeout)
+        try:
+            result = ctx.runner.run(lambda: tool(args, clips), limit, alone=alone)
+        finally:
+            if alone:
+                long_steps.give_back()
+        ctx.cache.keep(ctx.cache.key(tool, args, clips), tool.name, result)
     evidence.output = result.model_dump(mode="json")
     evidence.findings = result.findings()
 

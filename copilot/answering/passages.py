@@ -88,13 +88,14 @@ def long_clip(request: Request, evidence: Evidence) -> bool:
 
 
 def ranked(query: str, segments: list[TranscriptSegment]) -> list[Hit]:
-    """The segments that bear on ``query``, best first: cosine and BM25 ranks fused, kept when `relevant`."""
+    """The segments that bear on ``query``, best first: cosine and BM25 ranks fused, kept when `relevant`. The
+    segments' embeddings are kept on disk (`embed_kept`): a later question about the clip embeds only itself."""
     import bm25s
 
-    from copilot.sentences import embed
+    from copilot.sentences import embed, embed_kept
 
     texts = [s.text for s in segments]
-    cosines = embed(texts) @ embed([query])[0]
+    cosines = embed_kept(texts) @ embed([query])[0]
     index = bm25s.BM25()
     index.index(bm25s.tokenize(texts, stopwords="en", stemmer=_Stemmer(), show_progress=False), show_progress=False)
     query_tokens = bm25s.tokenize([query], stopwords="en", stemmer=_Stemmer(), return_ids=False, show_progress=False)[0]

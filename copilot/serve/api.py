@@ -95,11 +95,24 @@ class TranscriptionRequest(BaseModel):
     speakers: bool = Field(True, description="label each segment with its speaker (S1, S2...), as WhisperX does")
 
 
+class Progress:
+    """The running step's progress line in a request's work (`copilot.progress.reported_to`), which its stream shows;
+    "" between steps. Written by the work's threads, read by the event loop: a string is replaced whole."""
+
+    def __init__(self) -> None:
+        self.line = ""
+
+    def __call__(self, line: str) -> None:
+        self.line = line
+
+
 class Reply(NamedTuple):
-    """What the reply needs of its request, once parsed: the model name to echo and whether to stream."""
+    """What the reply needs of its request, once parsed: the model name to echo, whether to stream, and where its
+    work's progress is."""
 
     model: str
     stream: bool
+    progress: Progress
 
 
 # ---- response bodies ---------------------------------------------------------------------------

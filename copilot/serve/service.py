@@ -20,6 +20,7 @@ from starlette.responses import Response, StreamingResponse
 
 from copilot.answering.models import Answer
 from copilot.errors import QuestionError
+from copilot.progress import reported_to
 from copilot.serve.admission import Gate, Job, Place
 from copilot.serve.api import (
     ChatCompletion,
@@ -32,6 +33,7 @@ from copilot.serve.api import (
     ErrorResponse,
     ModelCard,
     ModelList,
+    Progress,
     Reply,
     TranscriptFormat,
 )
@@ -57,7 +59,8 @@ MEDIA_TYPES: dict[TranscriptFormat, str] = {
     "json": "application/json",
 }
 
-HEARTBEAT = 10.0  # seconds between SSE comments while an answer is being worked out
+HEARTBEAT = 10.0  # seconds between SSE comments while an answer is being worked out...
+PROGRESS_EVERY = 1.0  # ...or, while a step's progress changes, between two comments that show it
 POLL = 0.25  # seconds between checks that a waiting client is still connected
 log = logging.getLogger("copilot.serve")
 
@@ -94,7 +97,7 @@ class Service:
         reply = await self._wait(request, job.parsed, job, deadline)
         reply_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         if reply.stream:
-            events = self._events(reply_id, created, reply.model, job, deadline)
+            events = self._events(reply_id, created, reply, job, deadline)
             return StreamingResponse(events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
         answer = await self._wait(request, job.answered, job, deadline)
         assert answer is not None  # parsed, so answered
@@ -154,16 +157,18 @@ class Service:
         return rest()
 
     def _read_chat(self, raw: bytes) -> tuple[Reply, Callable[[], Answer]]:
-        """A chat request's reply (model, stream) and its answer to work out."""
+        """A chat request's reply (model, stream, progress) and its answer to work out."""
         body, question, clips = prepare(raw, self.config)  # the body, with its base64 audio, is freed on return
+        progress = Progress()
 
         def answer() -> Answer:
             try:
-                return self.agent.ask(clips, question)
+                with reported_to(progress):
+                    return self.agent.ask(clips, question)
             except QuestionError as exc:  # one that asks too many things at once
                 raise ApiError(400, for_client(str(exc)), "invalid_question", "messages") from None
 
-        return Reply(body.model, body.stream), answer
+        return Reply(body.model, body.stream, progress), answer
 
     def _read_transcription(self, raw: bytes) -> tuple[TranscriptFormat, Callable[[], str]]:
         """A transcription request's format and its document to write."""
@@ -189,16 +194,17 @@ class Service:
             if not future.done():
                 job.abandon()
 
-    async def _events(self, reply_id: str, created: int, model: str, job: Job[Reply, Answer], deadline: float) -> AsyncIterator[str]:
-        """The reply as server-sent events: the role at once, comments while the tools work, then the answer; a
-        failure or the deadline is an error event, the status line being sent. Starlette cancels this generator
-        when the client goes away, which abandons the job."""
+    async def _events(self, reply_id: str, created: int, reply: Reply, job: Job[Reply, Answer], deadline: float) -> AsyncIterator[str]:
+        """The reply as server-sent events: the role at once, comments while the tools work (``: working``, with the
+        running step's progress when it has some: ``: working: asr: 40% (1440/3600 s)``, which clients ignore and
+        the page shows), then the answer; a failure or the deadline is an error event, the status line being sent.
+        Starlette cancels this generator when the client goes away, which abandons the job."""
 
         def chunk(delta: Delta, finish: Literal["stop"] | None = None, answer: Answer | None = None) -> str:
             body = ChatCompletionChunk(
                 id=reply_id,
                 created=created,
-                model=model,
+                model=reply.model,
                 choices=[ChunkChoice(delta=delta, finish_reason=finish)],
                 copilot=answer,
             )
@@ -210,6 +216,7 @@ class Service:
 
         loop = asyncio.get_running_loop()
         yield chunk(Delta(role="assistant", content=""))
+        shown, beat = "", loop.time()
         try:
             while not job.answered.done():
                 left = deadline - loop.time()
@@ -217,9 +224,11 @@ class Service:
                     log.warning("a streamed request passed its %g s deadline; its work is abandoned", self.config.timeout)
                     yield error(self._late(), "timeout")
                     return
-                await asyncio.wait({job.answered}, timeout=min(HEARTBEAT, left))
-                if not job.answered.done():
-                    yield ": working\n\n"
+                await asyncio.wait({job.answered}, timeout=min(PROGRESS_EVERY, left))
+                line = reply.progress.line
+                if not job.answered.done() and (line != shown or loop.time() - beat >= HEARTBEAT):
+                    yield f": working: {line}\n\n" if line else ": working\n\n"
+                    shown, beat = line, loop.time()
         finally:
             if not job.answered.done():
                 job.abandon()

@@ -167,6 +167,31 @@ async function post(path, body) {
   return response;
 }
 
+/**
+ * The copilot's answer from a streamed chat reply; ``show`` is given the running step's progress from the server's
+ * comments (": working: asr: 40% (1440/3600 s)"), or "" between steps. An error event is thrown with its message.
+ */
+async function streamedAnswer(response, show) {
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  let answer = null;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    const events = (buffer + value).split("\n\n");
+    buffer = events.pop();
+    for (const event of events) {
+      if (event.startsWith(": working")) show(event.replace(/^: working:? ?/, ""));
+      if (!event.startsWith("data: ") || event === "data: [DONE]") continue;
+      const chunk = JSON.parse(event.slice(6));
+      if (chunk.error) throw new Error(chunk.error.message);
+      if (chunk.copilot) answer = chunk.copilot;
+    }
+  }
+  if (!answer) throw new Error("the reply ended before its answer");
+  return answer;
+}
+
 async function ask(event) {
   event.preventDefault();
   const question = $("question").value.trim();
@@ -174,14 +199,22 @@ async function ask(event) {
   if (!question) return showStatus("Write a question first.", true);
   $("ask").disabled = true;
   const started = performance.now();
-  const tick = () => showStatus(`Working\u2026 ${Math.round((performance.now() - started) / 1000)} s`);
+  let step = "";
+  const tick = () =>
+    showStatus(`Working\u2026 ${Math.round((performance.now() - started) / 1000)} s${step ? ` \u00b7 ${step}` : ""}`);
   tick();
   const timer = setInterval(tick, 1000);
   try {
     const content = [{ type: "text", text: question }, await audioPart(clips.audio1)];
     if (clips.audio2) content.push(await audioPart(clips.audio2));
-    const response = await post("/v1/chat/completions", { model: "speech-copilot", messages: [{ role: "user", content }] });
-    render((await response.json()).copilot);
+    const body = { model: "speech-copilot", messages: [{ role: "user", content }], stream: true };
+    const response = await post("/v1/chat/completions", body);
+    render(
+      await streamedAnswer(response, (line) => {
+        step = line;
+        tick();
+      }),
+    );
     showStatus(`Answered in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
   } catch (err) {
     showStatus(err.message, true);
