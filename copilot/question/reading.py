@@ -1,10 +1,13 @@
 """What a question asks about, read from its words: a quoted phrase, whether it asks what is said or about what
-happens in it, whether it is answered yes or no (and the words that ask it), and whether it asks for an inference."""
+happens in it or about the audio itself, which speaker said something or how long each speaks, whether it is answered
+yes or no (and the words that ask it), and whether it asks for an inference."""
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_right
+
+from copilot.question.parts import asks_per_speaker
 
 # each opening quote mark and the marks that close it; an apostrophe opens a quote only outside a word
 _CLOSERS = {'"': '"', "“": "”", "„": "“”", "‘": "’", "«": "»", "'": "'"}
@@ -22,6 +25,27 @@ _ABOUT_THE_AUDIO = re.compile(
     r"\b(sounds?|noises?|noisy|voices?|speakers?|speak\w*|spoke|talk\w*|speech|recording|recorded|audio|clips?|music"
     r"|instruments?|songs?|sing\w*|animals?|background|loud\w*|quiet|volume|long|length|duration|language|accent"
     r"|gender|emotions?|mood|feel\w*|tone|pitch|echo\w*|reverb\w*|hear|heard|listen\w*)\b",
+    re.I,
+)
+# a speaker named by order or label: "what did the second speaker propose?" is about what is said
+_ONE_SPEAKER = re.compile(
+    r"\b(?:the\s+)?(?:first|second|third|fourth|fifth|last|other)\s+(?:speaker|person|voice|talker|participant|one)s?(?:'s)?\b"
+    r"|\bS\d+\b",
+    re.I,
+)
+_WHICH_SPEAKER = re.compile(
+    r"^\W*(?:who|whom|whose|which\s+(?:of\s+the\s+)?(?:speakers?|persons?|people|participants?|voices?|talkers?|one))\b",
+    re.I,
+)
+_SPEAKER_LABEL = re.compile(r"\bS\d+\b")
+_TALKS_MOST = re.compile(
+    r"^\W*(?:who|which\s+(?:speaker|person|participant|voice|one))\b.*?\b(?:talk|speak)\w*\s+(?:the\s+)?"
+    r"(?P<end>most|longest|more|least|shortest|less)\b",
+    re.I,
+)
+_EACH_SPEAKS = re.compile(
+    r"\b(?:how\s+long|how\s+much(?:\s+time)?|speaking\s+times?|talking\s+times?)\b.*\b(?:each|every|per|all)\b"
+    r"|\b(?:each|every)\s+(?:speaker|person|participant|voice)(?:'s)?\s+(?:speaking|talking)\s+time",
     re.I,
 )
 _TEXT_NOUN = re.compile(r"\b(terms?|phrases?|names?|expressions?|sentences?|keywords?)\b", re.I)
@@ -88,6 +112,41 @@ def asks_about_content(question: str) -> bool:
     vet appointment?", "where are the children going?", "what will she bring?"; not "what is the sound behind
     them?" nor "who speaks first?". Such a question can only be answered from a transcript."""
     return bool(_CONTENT_QUESTION.match(question)) and not _ABOUT_THE_AUDIO.search(question)
+
+
+def asks_about_the_audio(question: str) -> bool:
+    """Whether ``question`` names the audio itself (a sound, a voice, speaking, the recording, its length, language,
+    loudness or tone), leaving aside a speaker it names by order or label: "who talks the most?" and "what is the
+    speaker's gender?" do; "on which street is the office?" and "what did the second speaker propose?" do not, and on
+    a long recording can only be answered from a transcript."""
+    return bool(_ABOUT_THE_AUDIO.search(without_one_speaker(question)))
+
+
+def without_one_speaker(question: str) -> str:
+    """``question`` with a speaker it names by order or label taken out: "What did  propose?" for "What did the
+    second speaker propose?"."""
+    return _ONE_SPEAKER.sub(" ", question)
+
+
+def speaker_label(question: str) -> str | None:
+    """The speaker label ``question`` names, as diarization writes them ("what does S2 say?": "S2"), if just one."""
+    found = set(_SPEAKER_LABEL.findall(question))
+    return found.pop() if len(found) == 1 else None
+
+
+def asks_which_speaker(question: str) -> bool:
+    """Whether ``question`` asks which person said or did something, or about one speaker or each ("who proposed the
+    library?", "which speaker mentions Elm Road?", "what did the second speaker propose?", "what does S2 say?", "how
+    long does each person speak?"): what diarization tells apart."""
+    return bool(_WHICH_SPEAKER.match(question) or asks_per_speaker(question) or _SPEAKER_LABEL.search(question))
+
+
+def speaking_time_asked(question: str) -> str | None:
+    """What ``question`` asks of the speakers' speaking times: "most" ("who talks the most?", "which speaker speaks
+    longest?"), "least" ("who talks the least?") or "each" ("how long does each person speak?"), else None."""
+    if (most := _TALKS_MOST.match(question)) is not None:
+        return "most" if most.group("end").lower() in ("most", "longest", "more") else "least"
+    return "each" if _EACH_SPEAKS.search(question) else None
 
 
 def what_is_asked(question: str) -> str:
