@@ -149,7 +149,7 @@ def passages(request: Request, evidence: list[Evidence], budget: int) -> Passage
     who = _speaker_named(request.question, found[1])
     if who is not None:
         segments = [s for s in segments if s.speaker == who]
-    query = asks_when_said(request.question) or topic(without_one_speaker(request.question))
+    query = asks_when_said(request.question) or topic(request.question if who is None else without_one_speaker(request.question))
     if part is None and who is None and not query:
         return None
     if not segments:
