@@ -91,6 +91,9 @@ def ask(question: str, seconds: float = LENGTH) -> Request:
     ("Which speaker speaks least?", True, True, "least"),
     ("How long does each person speak?", True, True, "each"),
     ("What is each speaker's speaking time?", True, True, "each"),
+    ("Who talks the most about the budget?", True, True, None),  # who talks about it, not who talks most
+    ("How much does each expedition cost?", False, False, None),
+    ("How much time did each person spend in Paris?", False, True, None),  # time, but not speaking time
     ("What is the speaker's gender?", True, False, None),
     ("How long is the recording?", True, False, None),
     ("What is the sound behind them?", True, False, None),

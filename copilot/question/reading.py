@@ -40,14 +40,13 @@ _WHICH_SPEAKER = re.compile(
 _SPEAKER_LABEL = re.compile(r"\bS\d+\b")
 _TALKS_MOST = re.compile(
     r"^\W*(?:who|which\s+(?:speaker|person|participant|voice|one))\b.*?\b(?:talk|speak)\w*\s+(?:the\s+)?"
-    r"(?P<end>most|longest|more|least|shortest|less)\b",
+    r"(?P<end>most|longest|more|least|shortest|less)\b(?!\s+about\b)",
     re.I,
 )
-_EACH_SPEAKS = re.compile(
-    r"\b(?:how\s+long|how\s+much(?:\s+time)?|speaking\s+times?|talking\s+times?)\b.*\b(?:each|every|per|all)\b"
-    r"|\b(?:each|every)\s+(?:speaker|person|participant|voice)(?:'s)?\s+(?:speaking|talking)\s+time",
-    re.I,
-)
+# "how long does each person speak?" needs all three: not "how much does each expedition cost?"
+_HOW_LONG = re.compile(r"\bhow\s+(?:long|much\s+time)\b|\b(?:speaking|talking)\s+times?\b", re.I)
+_EACH_ONE = re.compile(r"\b(?:each|every|per)\s+(?:speaker|person|participant|voice|talker|one)\b|\beach\s+of\s+them\b", re.I)
+_SPEAKING = re.compile(r"\b(?:speak|talk)\w*|\bspoke\b", re.I)
 _TEXT_NOUN = re.compile(r"\b(terms?|phrases?|names?|expressions?|sentences?|keywords?)\b", re.I)
 _YES_NO = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should)\b", re.I)
 _NEGATION = re.compile(r"\b(no|not|none|nothing|nobody|without|never|free)\b|n't\b", re.I)
@@ -146,7 +145,8 @@ def speaking_time_asked(question: str) -> str | None:
     longest?"), "least" ("who talks the least?") or "each" ("how long does each person speak?"), else None."""
     if (most := _TALKS_MOST.match(question)) is not None:
         return "most" if most.group("end").lower() in ("most", "longest", "more") else "least"
-    return "each" if _EACH_SPEAKS.search(question) else None
+    each = _HOW_LONG.search(question) and _EACH_ONE.search(question) and _SPEAKING.search(question)
+    return "each" if each else None
 
 
 def what_is_asked(question: str) -> str:
