@@ -72,3 +72,5 @@ def test_who_proposed_it_is_answered_with_the_speaker_from_diarization(meeting, 
     speakers = next(e for e in answer.evidence if e.tool == "diarization").output
     assert speakers is not None and speakers["num_speakers"] == 2, speakers
     assert re.findall(r"\bS\d\b", answer.text)[:1] == ["S2"], answer.text
+    answer = agent(llm, ["asr", "diarization"], cache).ask(meeting, "Who will take the photographs?")
+    assert re.findall(r"\bS\d\b", answer.text)[:1] == ["S1"], answer.text  # "I can take those photographs"

@@ -74,7 +74,7 @@ def answer(request: Request, evidence: list[Evidence], llm: LLM, part: bool = Fa
             return Draft(text=text, answered_by=picked.answered_by, notes=picked.notes)
     elif (measured := measured_open_answer(request.question, evidence)) is not None:
         return measured
-    elif (moment := passages.when_said(request, evidence)) is not None:
+    elif (moment := passages.when_said(request, evidence) or passages.who_said(request, evidence)) is not None:
         return moment
     elif (spoken := speaking_times(request, evidence)) is not None:
         return spoken

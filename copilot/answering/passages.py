@@ -14,6 +14,7 @@ job.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +22,7 @@ import numpy as np
 from copilot.answering.models import Draft
 from copilot.evidence import Evidence
 from copilot.question.parts import speaker_asked
-from copilot.question.reading import asks_which_speaker, speaker_label, without_one_speaker
+from copilot.question.reading import asks_which_speaker, asks_who_said, speaker_label, without_one_speaker
 from copilot.question.request import Request
 from copilot.question.times import asks_when_said, time_range, topic
 from copilot.transcript import TranscriptSegment, joined
@@ -239,6 +240,34 @@ def when_said(request: Request, evidence: list[Evidence]) -> Draft | None:
     strong = [h for h in hits if h.cosine >= MIN_COSINE] or hits  # "market" shares a stem with "marketing" alone
     first = segments[min(h.index for h in strong)]
     return Draft(text=f"{citation(first, capital=True)}.", answered_by="transcript times")
+
+
+_FIRST_PERSON = re.compile(r"\b(?:I|I'll|I'm|me|my|we|we'll)\b", re.I)
+
+
+def who_said(request: Request, evidence: list[Evidence]) -> Draft | None:
+    """Which speaker of a long recording said what the question asks about ("who proposed opening a second office?"):
+    the speaker of the best-ranked segment that bears on it in meaning (else in words), with its time and words; for
+    "who will ...?", only when that segment speaks in the first person ("I will send the plans"). None for another
+    question, a clip of `LONG_CLIP` or less, a transcript without speakers (no diarization on the asr step's span), or
+    a segment in the third person ("Anna will send them": the LLM reads who is meant).
+
+    Given the passages, a small model named the speaker of the line after the one that said it."""
+    asked = asks_who_said(request.question)
+    found = recording(evidence)
+    if asked is None or request.options or found is None or not long_clip(request, evidence[found[0]]):
+        return None
+    subject, will = asked
+    segments = found[1]
+    if not topic(subject) or not any(s.speaker for s in segments):
+        return None
+    hits = ranked(subject, segments)[:TOP]
+    if not hits:
+        return not_found()
+    best = segments[([h for h in hits if h.cosine >= MIN_COSINE] or hits)[0].index]
+    if best.speaker is None or (will and not _FIRST_PERSON.search(best.text)):
+        return None
+    return Draft(text=f"{citation(best, capital=True)}.", answered_by="transcript speakers")
 
 
 def cite(text: str, shown: Passages | None) -> str:

@@ -43,6 +43,14 @@ _TALKS_MOST = re.compile(
     r"(?P<end>most|longest|more|least|shortest|less)\b(?!\s+about\b)",
     re.I,
 )
+_WHO_SAID = re.compile(
+    r"^\W*(?:who|which\s+(?:of\s+the\s+)?(?:speakers?|persons?|people|participants?|one))\s+(?:first\s+)?"
+    r"(?P<verb>(?P<will>will|is\s+going\s+to)|said|says|proposed|proposes|suggested|suggests|asked|asks|promised"
+    r"|promises|mentioned|mentions|offered|offers|recommended|recommends|announced|announces|agreed|agrees|objected"
+    r"|objects|complained|complains|argued|argues|raised|raises|brought\s+up|(?:talked|talks|spoke|speaks)\s+about)\b"
+    r"\s*(?P<topic>.*?)[\s?.!]*$",
+    re.I,
+)
 # "how long does each person speak?" needs all three: not "how much does each expedition cost?"
 _HOW_LONG = re.compile(r"\bhow\s+(?:long|much\s+time)\b|\b(?:speaking|talking)\s+times?\b", re.I)
 _EACH_ONE = re.compile(r"\b(?:each|every|per)\s+(?:speaker|person|participant|voice|talker|one)\b|\beach\s+of\s+them\b", re.I)
@@ -138,6 +146,16 @@ def asks_which_speaker(question: str) -> bool:
     library?", "which speaker mentions Elm Road?", "what did the second speaker propose?", "what does S2 say?", "how
     long does each person speak?"): what diarization tells apart."""
     return bool(_WHICH_SPEAKER.match(question) or asks_per_speaker(question) or _SPEAKER_LABEL.search(question))
+
+
+def asks_who_said(question: str) -> tuple[str, bool] | None:
+    """What ``question`` asks which speaker said, and whether it asks who will do it ("who proposed opening a second
+    office?": ("proposed opening a second office", False); "who will send the plans?": ("will send the plans",
+    True)), else None: a question of another verb ("who is the director?"), or with nothing after its verb."""
+    match = _WHO_SAID.match(question)
+    if match is None or not match.group("topic").strip():
+        return None
+    return f"{match.group('verb')} {match.group('topic')}", match.group("will") is not None
 
 
 def speaking_time_asked(question: str) -> str | None:
