@@ -27,7 +27,7 @@ from copilot.question.reading import asks_about_the_audio, asks_which_speaker, a
 from copilot.question.request import Request
 from copilot.registry import Registry, default_registry
 from copilot.tool import SpanInput, tool
-from copilot.tools.asr import AsrOutput
+from copilot.tools.asr import AsrInput, AsrOutput
 from copilot.tools.diarization import DiarizationOutput
 from tests.corpora import READING
 from tests.test_agent_unit import ScriptedLLM, program
@@ -182,7 +182,7 @@ def amended(context: Context, question: str, *steps: Step, seconds: float = LENG
 def test_on_a_long_recording_a_question_not_about_the_audio_gets_asr(context, question):
     planned = [Step(id="s1", tool="diarization"), Step(id="s2", tool="sound_events")]
     added, notes = amended(context, question, *planned)
-    assert added[:1] == [("asr", {})], (question, notes)
+    assert [tool for tool, _ in added[:1]] == ["asr"], (question, notes)
     assert "not about the audio itself, so on a long recording it is about what is said" in notes[0]
 
 
@@ -199,12 +199,18 @@ def test_a_count_of_invited_people_gets_asr_and_no_diarization_for_its_words_how
     assert added == [("diarization", {})]  # its words name what diarization serves
 
 
-def test_who_said_it_on_a_long_recording_gets_diarization_on_the_asr_steps_span(context):
-    added, notes = amended(context, "Who proposed the second office?", Step(id="s1", tool="asr", args={"start": 60, "end": 300}))
-    assert added == [("diarization", {"start": 60, "end": 300})]
-    assert notes == [("round 1: added step 'diarization1', diarization (60-300 s): the question asks which speaker said it, "
-                      "and a long recording's passages name speakers only from a diarization of the same span")]
-    assert amended(context, "Who proposed the second office?", Step(id="s1", tool="asr"), Step(id="s2", tool="diarization")) == ([], [])
+def test_who_said_it_on_a_long_recording_gets_word_times_and_diarization_on_the_asr_steps_span(context):
+    heard = Step(id="s1", tool="asr", args={"start": 60, "end": 300})
+    done, notes = amend(Program(steps=[heard]), ask("Who proposed the second office?"), 1, context)
+    assert [(s.tool, s.args) for s in done.steps] == [
+        ("asr", {"start": 60, "end": 300, "word_timestamps": True}), ("diarization", {"start": 60, "end": 300})]
+    assert notes == [
+        ("round 1: step 's1', asr: set word_timestamps, as the question asks which speaker said it and a segment of a "
+         "long recording may hold several speakers' words"),
+        ("round 1: added step 'diarization1', diarization (60-300 s): the question asks which speaker said it, "
+         "and a long recording's passages name speakers only from a diarization of the same span")]
+    timed = Step(id="s1", tool="asr", args={"word_timestamps": True})
+    assert amended(context, "Who proposed the second office?", timed, Step(id="s2", tool="diarization")) == ([], [])
     assert amended(context, "Who proposed the second office?", Step(id="s1", tool="asr"), seconds=20.0) == ([], [])
 
 
@@ -274,7 +280,7 @@ def test_speaking_times_of_a_short_clip_are_left_to_the_llm():
 
 
 @tool()
-def asr(args: SpanInput, clips) -> AsrOutput:
+def asr(args: AsrInput, clips) -> AsrOutput:
     """What is said."""
     return meeting()[0]
 
@@ -290,5 +296,7 @@ def test_the_agent_adds_diarization_to_a_who_said_question_and_answers_with_the_
     agent = Copilot(LLMPlanner(llm), llm, Registry([asr, diarization]), ToolCache(tmp_path / "cache.sqlite"))
     clip = {"audio1": from_array(np.zeros(int(LENGTH * 16000), np.float32))}
     result = agent.ask(clip, "Who proposed opening a second office?")
-    assert [s.tool for s in result.program.steps] == ["asr", "diarization"] and "diarization" in result.trace.amendments[0]
+    assert [(s.tool, s.args) for s in result.program.steps] == [("asr", {"word_timestamps": True}), ("diarization", {})]
+    assert [note.split(": ")[1] for note in result.trace.amendments] == [
+        "step 's1', asr", "added step 'diarization1', diarization"]
     assert result.text == f"{PROPOSED}." and len(llm.prompts) == 1  # the plan: the speaker is read in code

@@ -1,6 +1,7 @@
 """The steps code adds to a planner's program. A question about what is said always gets an asr step: code adds one
 to a program without it, and the trace says so. On a long recording, a question about which speaker said something
-also gets a diarization step on the asr step's span, so that its passages name who said what."""
+also gets a diarization step on the asr step's span, and word times from asr, so that its passages name who said
+what."""
 
 from __future__ import annotations
 
@@ -26,8 +27,10 @@ def amend(program: Program, request: Request, round_: int, ctx: Context, part: i
     were invited?"), or, on a recording longer than `LONG_CLIP`, is not about the audio itself ("on which street is
     the office?"); a step of a tool whose `serves` words the question names ("the speaker's emotion") when no step's
     tool serves them; a tool that can answer speaker by speaker set to, when the question is about one speaker among
-    several ("who speaks first"); and, on a long recording, a diarization step on the span of each asr step when the
-    question asks which speaker said something (`_speakers`). A small planner has sent "does the speaker say the
+    several ("who speaks first"); and, on a long recording, a diarization step on the span of each asr step, and word
+    times on that asr step, when the question asks which speaker said something (`_speakers`): Whisper's segments of a
+    long meeting held several turns, and a segment without word times takes the speaker of most of it
+    (`copilot.transcript`). A small planner has sent "does the speaker say the
     word "tomato"?" to sound_events alone, "which facial expression goes with the speaker's emotion?" to asr alone,
     "when is the vet appointment?" to diarization, "who speaks first, a man or a woman?" to gender on the whole
     clip, and a question about a street named in a 9-minute meeting to diarization and sound_events. Steps added
@@ -79,6 +82,11 @@ def amend(program: Program, request: Request, round_: int, ctx: Context, part: i
             notes.append(f"round {round_}: {of}added step {step_id!r}, {tool_name}{' on ' + name if two else ''}: "
                          f"{why} and the planner planned no step for it")
     if long and "diarization" in registry and asks_which_speaker(question):
+        for i, step in enumerate(steps):
+            if step.tool == "asr" and _on_long_clip(step, request) and not step.args.get("word_timestamps"):
+                steps[i] = step.model_copy(update={"args": {**step.args, "word_timestamps": True}})
+                notes.append(f"round {round_}: {of}step {step.id!r}, asr: set word_timestamps, as the question asks which "
+                             f"speaker said it and a segment of a long recording may hold several speakers' words")
         for args in _speakers(steps, request):
             step_id = _free_id(f"{prefix}diarization", taken)
             steps.append(Step(id=step_id, tool="diarization", args=args))
@@ -98,7 +106,7 @@ def _speakers(steps: list[Step], request: Request) -> list[dict[str, Any]]:
     def span(step: Step) -> tuple[Any, ...]:
         return step.args.get("audio", "audio1"), step.args.get("start"), step.args.get("end")
 
-    heard = [s for s in steps if s.tool == "asr" and request.clips.get(span(s)[0], 0.0) > LONG_CLIP]
+    heard = [s for s in steps if s.tool == "asr" and _on_long_clip(s, request)]
     wanted = [{k: s.args[k] for k in SPAN if k in s.args} for s in heard] or [
         {"audio": name} if len(request.clips) > 1 else {} for name, seconds in request.clips.items() if seconds > LONG_CLIP
     ]
@@ -110,6 +118,10 @@ def _speakers(steps: list[Step], request: Request) -> list[dict[str, Any]]:
             have.add(key)
             needed.append(args)
     return needed
+
+
+def _on_long_clip(step: Step, request: Request) -> bool:
+    return request.clips.get(step.args.get("audio", "audio1"), 0.0) > LONG_CLIP
 
 
 def _free_id(stem: str, taken: set[str]) -> str:
