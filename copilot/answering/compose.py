@@ -17,6 +17,7 @@ from copilot.answering.grounding import (
     measured_open_answer,
     measured_yes_or_no,
     option_named,
+    speaking_times,
     transcript_match,
     yes_no_option,
 )
@@ -73,8 +74,10 @@ def answer(request: Request, evidence: list[Evidence], llm: LLM, part: bool = Fa
             return Draft(text=text, answered_by=picked.answered_by, notes=picked.notes)
     elif (measured := measured_open_answer(request.question, evidence)) is not None:
         return measured
-    elif (moment := passages.when_said(request, evidence)) is not None:
+    elif (moment := passages.when_said(request, evidence) or passages.who_said(request, evidence)) is not None:
         return moment
+    elif (spoken := speaking_times(request, evidence)) is not None:
+        return spoken
     schema = prompts.PART_ANSWER_SCHEMA if part else prompts.ANSWER_SCHEMA
     try:
         completion, notes, shown = complete_fitted(llm, prompts.ANSWER_RULES, request, evidence, schema, 200, part)

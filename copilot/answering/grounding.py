@@ -11,10 +11,19 @@ from dataclasses import dataclass
 
 from copilot.answering.matching import closeness, compares, fits, named, nearest, normalise
 from copilot.answering.models import Draft
+from copilot.answering.passages import LONG_CLIP, clock
 from copilot.evidence import Evidence
-from copilot.question.figures import FIGURE, comparison, read_option
+from copilot.question.figures import FIGURE, comparison, counts_people_told_of, read_option
 from copilot.question.parts import speaker_asked
-from copilot.question.reading import asks_what_is_said, negates, offers_alternatives, quoted, unquoted, what_is_asked
+from copilot.question.reading import (
+    asks_what_is_said,
+    negates,
+    offers_alternatives,
+    quoted,
+    speaking_time_asked,
+    unquoted,
+    what_is_asked,
+)
 from copilot.question.request import Request
 from copilot.tool import Attribute, Quantity
 from copilot.words import akin, says, stems, where
@@ -178,10 +187,34 @@ def measured_open_answer(question: str, evidence: list[Evidence]) -> Draft | Non
     return alternative_from_labels(question, evidence) or value_asked(question, evidence) or measured_reading(question, evidence)
 
 
+def speaking_times(request: Request, evidence: list[Evidence]) -> Draft | None:
+    """Who talks the most or the least, or how long each speaker talks (`speaking_time_asked`), from the speaking
+    times of the one diarization of a recording longer than `LONG_CLIP`: "S2 talks the most: 5:12 of speech (312.4 s).
+    Speaking time: S2 5:12 (312.4 s), S1 3:40 (220.0 s)." None for another question, no such diarization or two, or
+    a shorter clip (left to the LLM, as before). The speakers are diarization's S1, S2, ... in order of first speech;
+    it cannot tell their names, and a speaker it merged with another is counted with that one."""
+    from copilot.tools.diarization import DiarizationOutput
+
+    asked = speaking_time_asked(request.question)
+    found = [e for e in evidence if e.tool == "diarization" and not e.error and e.output]
+    if asked is None or len(found) != 1 or request.clips.get(found[0].args.get("audio", "audio1"), 0.0) <= LONG_CLIP:
+        return None
+    spoken = DiarizationOutput.model_validate(found[0].output).speaking_time
+    times = sorted(((t.speaker, t.duration) for t in spoken), key=lambda t: -t[1])
+    if not times:
+        return Draft(text="Nobody speaks: the diarization tool found no speech.", answered_by="speaking time")
+    listed = "Speaking time: " + ", ".join(f"{who} {clock(seconds)} ({seconds:.1f} s)" for who, seconds in times) + "."
+    if asked == "each":
+        return Draft(text=listed, answered_by="speaking time")
+    who, seconds = times[0] if asked == "most" else times[-1]
+    return Draft(text=f"{who} talks the {asked}: {clock(seconds)} of speech ({seconds:.1f} s). {listed}", answered_by="speaking time")
+
+
 def yes_or_no_from_number(question: str, evidence: list[Evidence]) -> Verdict | None:
     """Yes or no to a bound the question sets on a measured quantity ("is there more than one speaker?", "is it
     longer than 10 seconds?"), by arithmetic. None when the question sets no bound, or several, or negates, or when
-    no measured quantity or two equally named ones fit the bound.
+    no measured quantity or two equally named ones fit the bound; a count is not bound by people the words tell of
+    ("were more than ten people invited?", `counts_people_told_of`).
 
     A small model given "Speakers: 1" has answered "is there more than one speaker?" with yes.
     """
@@ -189,8 +222,11 @@ def yes_or_no_from_number(question: str, evidence: list[Evidence]) -> Verdict | 
     bound = comparison(asked)
     if bound is None or negates(asked.replace(bound.text, " ")):
         return None
-    said = stems(asked)
-    found = [(closeness(said, q), e, q) for e in evidence if not e.error for q in e.findings.quantities if compares(bound.bound, q)]
+    said, told_of = stems(asked), counts_people_told_of(asked)
+    found = [
+        (closeness(said, q), e, q) for e in evidence if not e.error for q in e.findings.quantities
+        if compares(bound.bound, q) and (q.unit or not told_of)
+    ]
     picked = _most_named(found, unnamed=True)
     if picked is None:
         return None

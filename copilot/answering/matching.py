@@ -10,15 +10,13 @@ from __future__ import annotations
 import math
 import re
 
-from copilot.question.figures import UNITS, NumberOption
+from copilot.question.figures import UNITS, NumberOption, counted, counts_people_told_of
 from copilot.tool import Quantity
 from copilot.words import says, stems
 
 RATIO_UNITS = {"s", "Hz"}
 """Units of quantities compared by their ratio (log scale): a duration or a frequency. dB and LUFS are logarithmic
 already, and counts are compared by difference."""
-
-_COUNT = re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b", re.I)
 
 
 def normalise(text: str) -> str:
@@ -43,12 +41,15 @@ def compares(bound: NumberOption, quantity: Quantity) -> bool:
 def named(question: str, quantity: Quantity) -> int:
     """How specifically ``question`` names ``quantity``: the words of the longest of its terms the question says (in
     any inflection), else 1 when it asks for a number of the quantity's unit ("how many seconds ...?" asks for a
-    duration, an RT60 or any other time), else 0. A count must be asked for as one ("how many", "number of")."""
-    if not quantity.unit and not _COUNT.search(question):
-        return 0
+    duration, an RT60 or any other time), else 0. A count must be asked for as one ("how many", "number of"), and is
+    named by the words counted (`counted`: "how many items did the speakers propose?" names no speaker count), never
+    by people the words tell of (`counts_people_told_of`: "how many people were invited?")."""
+    if not quantity.unit:
+        what = counted(question)
+        return 0 if what is None or counts_people_told_of(question) else closeness(stems(what), quantity)
     said = stems(question)
     closest = closeness(said, quantity)
-    if not closest and quantity.unit:
+    if not closest:
         spellings = [s for s, (unit, _) in UNITS.items() if unit == quantity.unit and len(s) > 2]
         closest = int(any(says(said, f"how many {spelling}") for spelling in spellings))
     return closest

@@ -4,7 +4,8 @@ The `asr` step's timed segments (each with its speaker when a `diarization` step
 `copilot.transcript` joins them) are ranked by hybrid retrieval: the MiniLM cosine between the question's topic and
 each segment (`copilot.sentences`) fused by reciprocal rank with lexical BM25 (`bm25s`); each hit is shown with the
 segments around it, one line a segment with its time and speaker ("[17:42] S2: ..."), in time order, until the
-budget is spent. A question that names a part of the recording ("between 10:00 and 12:00") sees that part only.
+budget is spent. A question that names a part of the recording ("between 10:00 and 12:00") sees that part only, and
+one that names a speaker by order or label ("what did the second speaker propose?") that speaker's segments only.
 
 It finds what is said in other words or the same words; it cannot find what the transcript lacks (words Whisper
 missed), and it ranks segments, not arguments spread over many minutes: a summary of the whole recording is not its
@@ -13,12 +14,15 @@ job.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from copilot.answering.models import Draft
 from copilot.evidence import Evidence
+from copilot.question.parts import speaker_asked
+from copilot.question.reading import asks_which_speaker, asks_who_said, speaker_label, without_one_speaker
 from copilot.question.request import Request
 from copilot.question.times import asks_when_said, time_range, topic
 from copilot.transcript import TranscriptSegment, joined
@@ -121,11 +125,14 @@ class _Stemmer:
 
 
 def needed(request: Request, evidence: list[Evidence]) -> bool:
-    """Whether the answer prompt shows passages even when the transcript fits: the question names a part of a long
-    clip that the asr step heard more than."""
+    """Whether the answer prompt shows passages even when the transcript fits: the question is about a long clip and
+    asks which speaker said something (the transcript's facts name no speaker; its passages do), or names a part of
+    it that the asr step heard more than."""
     found = recording(evidence)
     if found is None or not long_clip(request, evidence[found[0]]):
         return False
+    if asks_which_speaker(request.question) and any(s.speaker for s in found[1]):
+        return True
     part = time_range(request.question, request.clips.get(evidence[found[0]].args.get("audio", "audio1"), 0.0))
     return part is not None and any(s.start < part[0] or s.end > part[1] for s in found[1])
 
@@ -141,13 +148,18 @@ def passages(request: Request, evidence: list[Evidence], budget: int) -> Passage
     part = time_range(request.question, duration)
     if part is not None:
         segments = [s for s in segments if s.end > part[0] and s.start < part[1]]
-    query = asks_when_said(request.question) or topic(request.question)
-    if part is None and not query:
+    who = _speaker_named(request.question, found[1])
+    if who is not None:
+        segments = [s for s in segments if s.speaker == who]
+    query = asks_when_said(request.question) or topic(request.question if who is None else without_one_speaker(request.question))
+    if part is None and who is None and not query:
         return None
     if not segments:
-        return Passages(step, f"Transcript: nothing was said from {clock(part[0])} to {clock(part[1])}", [], False) if part else None
+        if who is not None:
+            return Passages(step, f"Transcript: {who} says nothing{_during(part)}", [], False)
+        return Passages(step, f"Transcript: nothing was said{_during(part)}", [], False) if part else None
     hits = ranked(query, segments) if query else []
-    order = [h.index for h in hits] if hits or part is None else list(range(len(segments)))
+    order = [h.index for h in hits] if hits or (part is None and who is None) else list(range(len(segments)))
     if not order:
         note = f"Transcript ({clock(duration)} long): nothing said in it bears on the question"
         return Passages(step, note, [], False)
@@ -159,18 +171,34 @@ def passages(request: Request, evidence: list[Evidence], budget: int) -> Passage
             break
         chosen.update(around)
     picked = sorted(chosen)
-    text = _text(segments, picked)[:budget]
+    text = _text(segments, picked, who)[:budget]
     return Passages(step, text, [segments[i] for i in picked], True)
 
 
-def _text(segments: list[TranscriptSegment], picked: list[int]) -> str:
-    """The picked segments' lines, "..." between those not next to each other."""
+def _speaker_named(question: str, segments: list[TranscriptSegment]) -> str | None:
+    """The speaker ``question`` names among the segments' speakers, by label ("S2") or by order of first speech ("the
+    second speaker": S2, as diarization numbers them), else None."""
+    labels = sorted({s.speaker for s in segments if s.speaker}, key=lambda label: (len(label), label))
+    label = speaker_label(question)
+    if label is not None:
+        return label if label in labels else None
+    index = speaker_asked(question)
+    return labels[index] if index is not None and -len(labels) <= index < len(labels) else None
+
+
+def _during(part: tuple[float, float] | None) -> str:
+    return f" from {clock(part[0])} to {clock(part[1])}" if part is not None else ""
+
+
+def _text(segments: list[TranscriptSegment], picked: list[int], who: str | None = None) -> str:
+    """The picked segments' lines, "..." between those not next to each other; ``who`` names the one speaker shown."""
     lines: list[str] = []
     for n, i in enumerate(picked):
         if n and i != picked[n - 1] + 1:
             lines.append("...")
         lines.append(line(segments[i]))
-    return "Transcript passages ([m:ss] speaker: words):\n" + "\n".join(lines)
+    of = f" of {who} alone" if who is not None else ""
+    return f"Transcript passages{of} ([m:ss] speaker: words):\n" + "\n".join(lines)
 
 
 def cited(answer: str, shown: list[TranscriptSegment]) -> TranscriptSegment | None:
@@ -213,6 +241,34 @@ def when_said(request: Request, evidence: list[Evidence]) -> Draft | None:
     strong = [h for h in hits if h.cosine >= MIN_COSINE] or hits  # "market" shares a stem with "marketing" alone
     first = segments[min(h.index for h in strong)]
     return Draft(text=f"{citation(first, capital=True)}.", answered_by="transcript times")
+
+
+_FIRST_PERSON = re.compile(r"\b(?:I|I'll|I'm|me|my|we|we'll)\b", re.I)
+
+
+def who_said(request: Request, evidence: list[Evidence]) -> Draft | None:
+    """Which speaker of a long recording said what the question asks about ("who proposed opening a second office?"):
+    the speaker of the best-ranked segment that bears on it in meaning (else in words), with its time and words; for
+    "who will ...?", only when that segment speaks in the first person ("I will send the plans"). None for another
+    question, a clip of `LONG_CLIP` or less, a transcript without speakers (no diarization on the asr step's span), or
+    a segment in the third person ("Anna will send them": the LLM reads who is meant).
+
+    Given the passages, a small model named the speaker of the line after the one that said it."""
+    asked = asks_who_said(request.question)
+    found = recording(evidence)
+    if asked is None or request.options or found is None or not long_clip(request, evidence[found[0]]):
+        return None
+    subject, will = asked
+    segments = found[1]
+    if not topic(subject) or not any(s.speaker for s in segments):
+        return None
+    hits = ranked(subject, segments)[:TOP]
+    if not hits:
+        return not_found()
+    best = segments[([h for h in hits if h.cosine >= MIN_COSINE] or hits)[0].index]
+    if best.speaker is None or (will and not _FIRST_PERSON.search(best.text)):
+        return None
+    return Draft(text=f"{citation(best, capital=True)}.", answered_by="transcript speakers")
 
 
 def cite(text: str, shown: Passages | None) -> str:

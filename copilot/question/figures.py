@@ -1,6 +1,7 @@
 """Numbers a question states: an option that is a number ("about 12 seconds", "3", "10 dB", "two speakers"), and a
 bound a yes/no question sets on a quantity ("more than one speaker"). Matching them to what the tools measured is the
-answer stage's (`copilot.answering.matching`)."""
+answer stage's (`copilot.answering.matching`). What a count question counts, and whether it counts voices or people the
+words tell of ("how many people were invited?"), is read here too."""
 
 from __future__ import annotations
 
@@ -97,3 +98,36 @@ def comparison(question: str) -> Comparison | None:
                 bound = bound.model_copy(update={"noun": " ".join(what)})
             found[(op, bound.value, bound.unit, bound.noun)] = Comparison(op=op, bound=bound, text=match.group(0).strip())
     return next(iter(found.values())) if len(found) == 1 else None
+
+
+_COUNTED = re.compile(rf"\b(?:how\s+many|number\s+of|count(?!\s+(?:the\s+)?number\b))\b(?:\s+the\b)?{_WHAT}", re.I)
+_PEOPLE = re.compile(r"\b(people|persons?|participants?|individuals?)\b", re.I)
+# speaking, hearing or the recording: "talk about" tells of people rather than counting the voices
+_HEARD = re.compile(
+    r"\b(speak|speaks|speaking|spoke|spoken|talk|talks|talking|talked|chat\w*|hear|heard|audible)\b(?!\s+about\b)"
+    r"|\b(voices?|speech|conversations?|dialogues?|recording|recorded|audio|clip)\b",
+    re.I,
+)
+
+
+def counted(question: str) -> str | None:
+    """The words for what ``question`` counts, up to three after its first count word ("how many", "number of",
+    "count"), stopping at a preposition or article: "different people speak" in "how many different people speak in
+    the recording?", "items did" in "how many items did the second speaker propose?" (items, not speakers); the whole
+    question when no word follows ("what is the speaker count?"); None when it asks for no count."""
+    match = _COUNTED.search(question)
+    if match is None:
+        return None
+    return match.group("what").strip() or question
+
+
+def counts_people_told_of(question: str) -> bool:
+    """Whether ``question`` counts people (people, persons, participants, individuals) and says nothing of their
+    speaking or being heard, nor of the recording: "how many people were invited?" and "were more than ten people
+    invited?" count people the words tell of, not voices, so no speaker count answers them; "how many people speak?",
+    "how many people are in this conversation?" and "does the audio hold speech from two or more people?" count
+    voices. The word for the people must be among the words counted ("how many items did the people propose?" counts
+    items)."""
+    bound = comparison(question)
+    what = counted(question) or (bound.bound.noun if bound is not None else None)
+    return what is not None and bool(_PEOPLE.search(what)) and not _HEARD.search(question)
