@@ -367,6 +367,7 @@ TIME_SLACK = 15.0
 
 _SIGNS = {"€": " euro ", "£": " pound ", "$": " dollar "}
 _THOUSANDS = re.compile(r"(?<=\d)[,\u202f ](?=\d{3}\b)")
+_ORDINAL = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b")  # "the 18th" says the day 18
 _HMS = re.compile(r"\b(\d+):(\d\d):(\d\d(?:\.\d+)?)\b")
 _MS = re.compile(r"\b(\d+):(\d\d(?:\.\d+)?)\b")
 _UNIT_TIME = re.compile(rf"(\d+(?:\.\d+)?|\b(?:{'|'.join(WORDS)}))\s*(hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)\b")
@@ -385,7 +386,7 @@ def score_longform(truth: LongformTruth, text: str) -> dict[str, float]:
     lowered = text.lower().replace("’", "'")
     for sign, word in _SIGNS.items():
         lowered = lowered.replace(sign, word)
-    lowered = _THOUSANDS.sub("", lowered)
+    lowered = _ORDINAL.sub(r"\1", _THOUSANDS.sub("", lowered))
     times = answer_times(lowered)
     said = stems(lowered)
     if truth.ask == "time":

@@ -31,6 +31,7 @@ WHO = LongformTruth(ask="speaker", keys=["Bruno|S2|speaker 2|second speaker"],
                             "Clara|S3|speaker 3|third speaker"], seconds=1100.0)
 ABSENT = LongformTruth(ask="absent")
 DECISIONS = LongformTruth(ask="summary", keys=["roofer", "stage", "timber"])
+DATE = LongformTruth(ask="factual", keys=["december", "18|eighteenth"], others=["november", "january"], seconds=300.0)
 
 CASES: list[tuple[LongformTruth, str, float, float]] = [  # truth, answer, right, invented
     (BUDGET, "The budget is €42,000 (at 10:00, S2: 'forty two thousand euros').", 1.0, 0.0),
@@ -43,6 +44,9 @@ CASES: list[tuple[LongformTruth, str, float, float]] = [  # truth, answer, right
     (BUDGET, "The recording does not say.", 0.0, 0.0),
     (STREET, "The office is on Linden Street (at 15:00, S1).", 1.0, 0.0),
     (STREET, "Main Street.", 0.0, 1.0),
+    (DATE, "By December 18th (at 5:00, S3).", 1.0, 0.0),
+    (DATE, "By the eighteenth of December.", 1.0, 0.0),
+    (DATE, "By December 8th.", 0.0, 1.0),
     (TOPIC, "They start talking about it at 17:42 (S1: 'Next, let us talk about the roof').", 1.0, 0.0),
     (TOPIC, "At about 17 minutes and 50 seconds.", 1.0, 0.0),
     (TOPIC, "Around 0:17:35.", 1.0, 0.0),
