@@ -72,9 +72,10 @@ def clip(seconds: float) -> Clips:
 
 
 def agent(tmp_path: Path, *replies: str, step_timeout: float = 300.0) -> Copilot:
-    """A copilot with a cache of its own: no step reads another's output."""
+    """A copilot with a cache of its own (no step reads another's output) that runs the scripted program as it is:
+    no step is added for what a long recording's question asks."""
     llm, cache = ScriptedLLM(*replies), ToolCache(tmp_path / f"cache{len(list(tmp_path.glob('*.sqlite')))}.sqlite")
-    return Copilot(LLMPlanner(llm), llm, REGISTRY, cache, step_timeout=step_timeout, max_rounds=1)
+    return Copilot(LLMPlanner(llm), llm, REGISTRY, cache, amend=False, step_timeout=step_timeout, max_rounds=1)
 
 
 @pytest.fixture(autouse=True)
